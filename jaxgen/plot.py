@@ -1,0 +1,96 @@
+"""Pictures a person would rather look at than read: image grids, loss curves, scatter plots.
+
+Matplotlib runs with the non-interactive Agg backend, so these work on machines
+without a display.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+
+def image_grid(images, *, ncol: int | None = None, pad: int = 1, value_range=(0.0, 1.0)) -> np.ndarray:
+  """Tiles images ``(N, H, W, C)`` (C in {1, 3}) into one uint8 array ``(rows*H', cols*W', C)``."""
+  images = np.asarray(images, dtype=np.float32)
+  if images.ndim == 3:
+    images = images[..., None]
+  if images.ndim != 4 or images.shape[-1] not in (1, 3):
+    raise ValueError(f"image_grid needs images (N, H, W, 1 or 3), got shape {images.shape}")
+  lo, hi = value_range
+  images = np.clip((images - lo) / (hi - lo), 0.0, 1.0)
+  n, h, w, c = images.shape
+  ncol = ncol or int(math.ceil(math.sqrt(n)))
+  nrow = int(math.ceil(n / ncol))
+  grid = np.ones((nrow * (h + pad) + pad, ncol * (w + pad) + pad, c), np.float32)
+  for i in range(n):
+    r, q = divmod(i, ncol)
+    grid[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + q * (w + pad) : pad + q * (w + pad) + w] = images[i]
+  return (grid * 255.0 + 0.5).astype(np.uint8)
+
+
+def save_image_grid(path, images, *, ncol: int | None = None, scale: int = 1, value_range=(0.0, 1.0)) -> str:
+  """Writes a PNG grid of images; ``scale`` enlarges small images (nearest neighbour)."""
+  grid = image_grid(images, ncol=ncol, value_range=value_range)
+  img = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
+  if scale > 1:
+    img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+  os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
+  img.save(path)
+  return os.fspath(path)
+
+
+def save_loss_curves(
+    path, records: Sequence[Mapping], keys: Sequence[str], *, title: str = "", x: str = "step", logy: bool = False
+) -> str:
+  """Plots ``keys`` of metric records (one dict per logged point) against ``x``."""
+  fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+  for key in keys:
+    pts = [(r[x], r[key]) for r in records if key in r and x in r]
+    if pts:
+      xs, ys = zip(*pts)
+      ax.plot(xs, ys, label=key)
+  ax.set_xlabel(x)
+  if logy:
+    ax.set_yscale("log")
+  if title:
+    ax.set_title(title)
+  ax.legend()
+  ax.grid(alpha=0.3)
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
+  fig.savefig(path)
+  plt.close(fig)
+  return os.fspath(path)
+
+
+def save_scatter(path, points: Mapping[str, np.ndarray], *, title: str = "", lim=None, labels=None) -> str:
+  """Scatter plot of named 2-D point sets ``(N, 2)``; ``labels`` colours the first set by class."""
+  fig, ax = plt.subplots(figsize=(5, 5), dpi=120)
+  for i, (name, pts) in enumerate(points.items()):
+    pts = np.asarray(pts)
+    if i == 0 and labels is not None:
+      sc = ax.scatter(pts[:, 0], pts[:, 1], s=3, c=np.asarray(labels), cmap="tab10", label=name)
+      fig.colorbar(sc, ax=ax)
+    else:
+      ax.scatter(pts[:, 0], pts[:, 1], s=3, alpha=0.6, label=name)
+  if lim is not None:
+    ax.set_xlim(*lim)
+    ax.set_ylim(*lim)
+  ax.set_aspect("equal")
+  if title:
+    ax.set_title(title)
+  ax.legend(loc="upper right", markerscale=3)
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
+  fig.savefig(path)
+  plt.close(fig)
+  return os.fspath(path)

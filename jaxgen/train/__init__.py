@@ -1,0 +1,37 @@
+"""Training shared by every jaxgen model: state, pure steps, data order, host loop."""
+
+from jaxgen.train._data_order import batch_indices
+from jaxgen.train._data_order import steps_per_epoch
+from jaxgen.train._loop import Hook
+from jaxgen.train._loop import MetricsWriter
+from jaxgen.train._loop import NonFiniteError
+from jaxgen.train._loop import every
+from jaxgen.train._loop import fit
+from jaxgen.train._loop import read_metrics
+from jaxgen.train._state import TrainState
+from jaxgen.train._state import init_train_state
+from jaxgen.train._state import merge_models
+from jaxgen.train._state import split_models
+from jaxgen.train._step import Objective
+from jaxgen.train._step import Update
+from jaxgen.train._step import make_multi_step
+from jaxgen.train._step import make_train_step
+
+__all__ = [
+    "Hook",
+    "MetricsWriter",
+    "NonFiniteError",
+    "Objective",
+    "TrainState",
+    "Update",
+    "batch_indices",
+    "every",
+    "fit",
+    "init_train_state",
+    "make_multi_step",
+    "make_train_step",
+    "merge_models",
+    "read_metrics",
+    "split_models",
+    "steps_per_epoch",
+]

@@ -1,0 +1,144 @@
+"""The host loop: dispatches K-step chunks, shows progress, records metrics, guards.
+
+The loop owns no randomness and no data order: both are functions of the step
+(see ``_data_order``), so everything it does can be repeated after a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import numpy as np
+from tqdm.auto import tqdm
+
+from jaxgen.train._data_order import batch_indices
+from jaxgen.train._state import TrainState
+
+# hook(state, step, chunk_metrics) runs on the host after every chunk.
+Hook = Callable[[TrainState, int, dict[str, float]], None]
+_GUARDED_PREFIXES = ("loss/", "grad_norm/")
+
+
+class NonFiniteError(FloatingPointError):
+  """A loss or gradient became NaN or infinite."""
+
+
+class MetricsWriter:
+  """Appends one JSON object a line to ``path`` (flushed, so a crash loses nothing)."""
+
+  def __init__(self, path: str | os.PathLike):
+    self.path = os.fspath(path)
+    os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+
+  def write(self, record: dict[str, Any]) -> None:
+    with open(self.path, "a") as f:
+      f.write(json.dumps(record) + "\n")
+
+
+def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
+  """Reads a JSON-lines metrics file written by :class:`MetricsWriter`."""
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def _first_nonfinite(metrics: dict[str, np.ndarray], start_step: int) -> tuple[int, str] | None:
+  bad = None
+  for name, values in metrics.items():
+    if not name.startswith(_GUARDED_PREFIXES):
+      continue
+    idx = np.flatnonzero(~np.isfinite(values))
+    if idx.size and (bad is None or idx[0] < bad[0]):
+      bad = (int(idx[0]), name)
+  return None if bad is None else (start_step + bad[0], bad[1])
+
+
+def fit(
+    multi_step,
+    state: TrainState,
+    data: Any,
+    *,
+    num_steps: int,
+    batch_shape: tuple[int, ...],
+    data_seed: int,
+    steps_per_call: int = 100,
+    metrics_path: str | os.PathLike | None = None,
+    hooks: Sequence[Hook] = (),
+    progress: bool = True,
+    description: str = "train",
+) -> TrainState:
+  """Trains from ``state.step`` up to ``num_steps`` steps.
+
+  Args:
+    multi_step: from :func:`make_multi_step`.
+    state: the state to continue from (a fresh one, or one restored).
+    data: pytree of arrays on the device, leading axis = examples.
+    num_steps: total steps of the run (not steps still to do).
+    batch_shape: examples per step, e.g. ``(128,)``.
+    data_seed: seed of the data order.
+    steps_per_call: steps compiled into one dispatch.
+    metrics_path: JSON-lines file receiving each chunk's mean metrics.
+    hooks: called after every chunk (checkpoints, sample grids).
+    progress: show a tqdm bar with the step, loss terms and throughput.
+    description: label of the progress bar.
+
+  Returns:
+    The final state.
+
+  Raises:
+    NonFiniteError: a loss or gradient norm was not finite; the message names
+      the step and the term. The returned-before state is the caller's last
+      good one (hooks have not seen the broken chunk).
+  """
+  if steps_per_call < 1:
+    raise ValueError(f"steps_per_call must be >= 1, got {steps_per_call}")
+  num_examples = jax.tree.leaves(data)[0].shape[0]
+  writer = MetricsWriter(metrics_path) if metrics_path is not None else None
+  start = int(state.step)
+  bar = tqdm(total=num_steps, initial=start, desc=description, disable=not progress, dynamic_ncols=True)
+  step = start
+  try:
+    while step < num_steps:
+      k = min(steps_per_call, num_steps - step)
+      idx = batch_indices(data_seed, step, k, num_examples, batch_shape)
+      t0 = time.perf_counter()
+      state, metrics = multi_step(state, data, idx)
+      metrics = jax.tree.map(np.asarray, jax.device_get(metrics))
+      seconds = time.perf_counter() - t0
+      bad = _first_nonfinite(metrics, step)
+      if bad is not None:
+        raise NonFiniteError(
+            f"non-finite {bad[1]} at step {bad[0]}: lower the learning rate, check the data, "
+            "or set skip_nonfinite to skip such updates; the last checkpoint is kept."
+        )
+      step += k
+      means = {name: float(np.mean(v)) for name, v in metrics.items()}
+      if writer is not None:
+        writer.write({"step": step, "seconds": seconds, "steps_per_sec": k / seconds, **means})
+      shown = {n.split("/")[-1] if n.startswith("loss/") else n: v for n, v in means.items() if "grad_norm" not in n}
+      bar.set_postfix({n: f"{v:.4g}" for n, v in list(shown.items())[:4]} | {"it/s": f"{k / seconds:.1f}"})
+      bar.update(k)
+      for hook in hooks:
+        hook(state, step, means)
+  finally:
+    bar.close()
+  return state
+
+
+def every(n: int, fn: Callable[[TrainState, int], None], *, num_steps: int | None = None) -> Hook:
+  """A hook calling ``fn(state, step)`` when a chunk crosses a multiple of ``n`` (and at the end)."""
+  last = {"step": None}
+
+  def hook(state, step, _metrics):
+    prev = last["step"] if last["step"] is not None else step - 1
+    crossed = math.floor(step / n) > math.floor(prev / n)
+    last["step"] = step
+    if crossed or (num_steps is not None and step >= num_steps):
+      fn(state, step)
+
+  return hook
