@@ -1,0 +1,59 @@
+"""Model families by name, so a saved config alone can rebuild a model and sample from it.
+
+Experiments build their networks through :func:`build_models`; the sampling
+command (``python -m jaxgen.sample``) does the same from the config saved with a
+checkpoint, without the dataset or the training code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+from flax import nnx
+
+# build(config, rngs) -> {network name: module}
+BuildFn = Callable[[Any, nnx.Rngs], dict[str, nnx.Module]]
+# sample(models, key, num, config) -> numpy array (num, ...): images in [0, 1] (N, H, W, C) or points (N, d)
+SampleFn = Callable[[dict[str, nnx.Module], jax.Array, int, Any], np.ndarray]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+  name: str
+  build: BuildFn
+  sample: SampleFn | None
+  # The network whose EMA weights sampling prefers when the checkpoint keeps one.
+  sample_network: str | None = None
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(name: str, build: BuildFn, sample: SampleFn | None = None, *, sample_network: str | None = None):
+  """Registers a model family under ``name`` (the ``config.model.name`` of experiments)."""
+  if name in _REGISTRY and _REGISTRY[name].build is not build:
+    raise ValueError(f"model name '{name}' is already registered")
+  _REGISTRY[name] = ModelSpec(name, build, sample, sample_network)
+  return _REGISTRY[name]
+
+
+def model_names() -> list[str]:
+  return sorted(_REGISTRY)
+
+
+def get_model_spec(name: str) -> ModelSpec:
+  if name not in _REGISTRY:
+    close = difflib.get_close_matches(name, _REGISTRY, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    raise ValueError(f"unknown model '{name}'.{hint} Known models: {', '.join(model_names())}")
+  return _REGISTRY[name]
+
+
+def build_models(config, rngs: nnx.Rngs) -> dict[str, nnx.Module]:
+  """Builds the networks of ``config.model.name`` from the config."""
+  return get_model_spec(config.model.name).build(config, rngs)
