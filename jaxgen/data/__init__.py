@@ -1,0 +1,36 @@
+"""Datasets as in-memory float32 image arrays, and their batching.
+
+`load_dataset(name, data_dir=...)` returns an `ImageDataset`; batches come from
+`shuffle_batches` (on device, inside `jax.lax.scan`) or `iterate_batches`
+(host loops), both deterministic given a PRNG key.
+"""
+
+from jaxgen.data._batching import epoch_batch_indices
+from jaxgen.data._batching import iterate_batches
+from jaxgen.data._batching import shuffle_batches
+from jaxgen.data._binarize import binarize_static
+from jaxgen.data._dataset import BINARIZATIONS
+from jaxgen.data._dataset import DatasetNotFoundError
+from jaxgen.data._dataset import ImageDataset
+from jaxgen.data._dataset import check_images
+from jaxgen.data._digits import load_digits
+from jaxgen.data._load import DATASETS
+from jaxgen.data._load import check_dataset_name
+from jaxgen.data._load import load_dataset
+from jaxgen.data._local import read_idx
+
+__all__ = [
+    "BINARIZATIONS",
+    "DATASETS",
+    "DatasetNotFoundError",
+    "ImageDataset",
+    "binarize_static",
+    "check_dataset_name",
+    "check_images",
+    "epoch_batch_indices",
+    "iterate_batches",
+    "load_dataset",
+    "load_digits",
+    "read_idx",
+    "shuffle_batches",
+]
