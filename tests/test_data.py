@@ -327,7 +327,7 @@ def test_batch_size_errors():
   with pytest.raises(ValueError, match="batch_size 11 is larger than the dataset \\(10 examples\\)"):
     data.shuffle_batches(jax.random.key(0), x, 11)
   with pytest.raises(ValueError, match="at most 10"):
-    next(data.iterate_batches(x, 11, key=jax.random.key(0)))
+    data.iterate_batches(x, 11, key=jax.random.key(0))
   with pytest.raises(ValueError, match="positive int"):
     data.epoch_batch_indices(jax.random.key(0), 10, 0)
   with pytest.raises(ValueError, match="leading"):

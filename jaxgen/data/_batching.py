@@ -100,13 +100,15 @@ def iterate_batches(
     drop_remainder: drop the last N % B examples (True) or yield them as a
       smaller final batch (False).
 
-  Yields:
-    `x`'s structure with leaves of shape (B, ...).
+  Returns:
+    An iterator over batches: `x`'s structure with leaves of shape (B, ...).
   """
+  # Checked here, not in the generator, so a bad batch_size fails at the call.
   n = _num_examples(x)
   _check_batch_size(batch_size, n)
   perm = np.asarray(jax.random.permutation(jax.random.fold_in(key, epoch), n))
   stop = n - n % batch_size if drop_remainder else n
-  for start in range(0, stop, batch_size):
-    idx = perm[start : start + batch_size]
-    yield jax.tree.map(lambda a, idx=idx: np.asarray(a)[idx], x)
+  return (
+      jax.tree.map(lambda a, idx=perm[start : start + batch_size]: np.asarray(a)[idx], x)
+      for start in range(0, stop, batch_size)
+  )
