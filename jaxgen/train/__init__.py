@@ -2,12 +2,16 @@
 
 from jaxgen.train._data_order import batch_indices
 from jaxgen.train._data_order import steps_per_epoch
+from jaxgen.train._gan import GAN_LOSSES
+from jaxgen.train._gan import gan_updates
 from jaxgen.train._loop import Hook
 from jaxgen.train._loop import MetricsWriter
 from jaxgen.train._loop import NonFiniteError
 from jaxgen.train._loop import every
 from jaxgen.train._loop import fit
 from jaxgen.train._loop import read_metrics
+from jaxgen.train._sharding import DataParallel
+from jaxgen.train._sharding import data_mesh
 from jaxgen.train._state import TrainState
 from jaxgen.train._state import init_train_state
 from jaxgen.train._state import merge_models
@@ -18,6 +22,8 @@ from jaxgen.train._step import make_multi_step
 from jaxgen.train._step import make_train_step
 
 __all__ = [
+    "DataParallel",
+    "GAN_LOSSES",
     "Hook",
     "MetricsWriter",
     "NonFiniteError",
@@ -25,8 +31,10 @@ __all__ = [
     "TrainState",
     "Update",
     "batch_indices",
+    "data_mesh",
     "every",
     "fit",
+    "gan_updates",
     "init_train_state",
     "make_multi_step",
     "make_train_step",
