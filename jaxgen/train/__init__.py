@@ -10,6 +10,9 @@ from jaxgen.train._loop import NonFiniteError
 from jaxgen.train._loop import every
 from jaxgen.train._loop import fit
 from jaxgen.train._loop import read_metrics
+from jaxgen.train._run import TrainingInterrupted
+from jaxgen.train._run import data_seed_of
+from jaxgen.train._run import run_training
 from jaxgen.train._sharding import DataParallel
 from jaxgen.train._sharding import data_mesh
 from jaxgen.train._state import TrainState
@@ -29,9 +32,11 @@ __all__ = [
     "NonFiniteError",
     "Objective",
     "TrainState",
+    "TrainingInterrupted",
     "Update",
     "batch_indices",
     "data_mesh",
+    "data_seed_of",
     "every",
     "fit",
     "gan_updates",
@@ -40,6 +45,7 @@ __all__ = [
     "make_train_step",
     "merge_models",
     "read_metrics",
+    "run_training",
     "split_models",
     "steps_per_epoch",
 ]

@@ -1,0 +1,254 @@
+"""Checkpoints of a :class:`~jaxgen.train.TrainState` with orbax-checkpoint.
+
+A checkpoint is one orbax step directory (written to a temporary name and
+renamed when complete, so a killed save never leaves a half checkpoint) holding
+separate items, so that sampling can restore the networks without the
+optimizer:
+
+* ``params``, ``rest``, ``opt_state``, ``ema``: the state's pytrees as nested
+  dicts with string keys (NNX ``State`` and optax states flattened by path;
+  empty parts are not written);
+* ``meta``: the step and the raw data of the PRNG key (orbax cannot store
+  typed keys: ``jax.random.key_data`` on save, ``jax.random.wrap_key_data`` on
+  restore);
+* ``info``: JSON with the step, the data-order seed and the key
+  implementation.
+
+Restoring needs a template state of the same structure (a freshly
+initialized one): the template gives the tree structure, shapes, dtypes and
+shardings, the checkpoint gives the values.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+
+from jaxgen.train._state import TrainState
+
+_TREE_ITEMS = ("params", "rest", "opt_state", "ema")
+
+# orbax reports every save and restore at INFO through absl logging.
+for _name in ("absl", "orbax", "orbax.checkpoint"):
+  logging.getLogger(_name).setLevel(logging.WARNING)
+
+
+class CheckpointNotFoundError(FileNotFoundError):
+  """There is no checkpoint where one was asked for."""
+
+
+def _is_key(x) -> bool:
+  return isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _path_names(path) -> tuple[str, ...]:
+  names = []
+  for entry in path:
+    for attr in ("key", "name", "idx"):
+      if hasattr(entry, attr):
+        names.append(str(getattr(entry, attr)))
+        break
+    else:
+      names.append(str(entry))
+  return tuple(names)
+
+
+def _to_nested(tree) -> dict[str, Any]:
+  """A pytree as a nested dict of arrays keyed by the string path of each leaf."""
+  out: dict[str, Any] = {}
+  for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+    if _is_key(leaf):
+      raise ValueError("typed PRNG keys are only supported as the state's key; store key_data elsewhere")
+    node = out
+    names = _path_names(path)
+    for name in names[:-1]:
+      node = node.setdefault(name, {})
+    if names[-1] in node:
+      raise ValueError(f"two leaves share the checkpoint path {'/'.join(names)}")
+    node[names[-1]] = leaf
+  return out
+
+
+def _from_nested(template, nested: dict[str, Any]):
+  """The values of ``nested`` put back into the structure of ``template``."""
+  leaves_with_paths, treedef = jax.tree_util.tree_flatten_with_path(template)
+  leaves = []
+  for path, _ in leaves_with_paths:
+    node = nested
+    for name in _path_names(path):
+      node = node[name]
+    leaves.append(node)
+  return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
+def _abstract(tree):
+  return jax.tree.map(ocp.utils.to_shape_dtype_struct, tree)
+
+
+def _nested_items(state: TrainState) -> dict[str, dict[str, Any]]:
+  items = {name: _to_nested(getattr(state, name)) for name in _TREE_ITEMS}
+  return {name: tree for name, tree in items.items() if tree}
+
+
+def _meta(state: TrainState) -> dict[str, jax.Array]:
+  return {"step": jnp.asarray(state.step), "key_data": jax.random.key_data(state.key)}
+
+
+class CheckpointManager:
+  """Synchronous orbax checkpoints of a train state in ``directory``, the last ``max_to_keep`` kept.
+
+  Example:
+    >>> mngr = CheckpointManager(workdir + "/checkpoints", max_to_keep=3)  # doctest: +SKIP
+    >>> mngr.save(state, data_seed=0)  # doctest: +SKIP
+    >>> state = mngr.restore(template_state)  # doctest: +SKIP
+  """
+
+  def __init__(self, directory: str | os.PathLike, *, max_to_keep: int | None = 3, create: bool = True):
+    if max_to_keep is not None and max_to_keep < 1:
+      raise ValueError(f"keep_checkpoints must be >= 1 (or None to keep all), got {max_to_keep}")
+    self.directory = os.path.abspath(os.fspath(directory))
+    if not create and not os.path.isdir(self.directory):
+      raise CheckpointNotFoundError(f"no checkpoint directory {self.directory}")
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=max_to_keep,
+        create=create,
+        # Synchronous: a save is complete (and renamed into place) when save() returns.
+        enable_async_checkpointing=False,
+    )
+    self._manager = ocp.CheckpointManager(self.directory, options=options)
+
+  def latest_step(self) -> int | None:
+    """The step of the newest complete checkpoint, or None."""
+    self._manager.reload()
+    return self._manager.latest_step()
+
+  def all_steps(self) -> list[int]:
+    self._manager.reload()
+    return sorted(self._manager.all_steps())
+
+  def save(self, state: TrainState, *, data_seed: int | None = None, force: bool = True) -> int:
+    """Saves ``state`` under its step and waits until it is on disk; returns the step."""
+    step = int(state.step)
+    items = {name: ocp.args.StandardSave(tree) for name, tree in _nested_items(state).items()}
+    items["meta"] = ocp.args.StandardSave(_meta(state))
+    info = {
+        "step": step,
+        "data_seed": None if data_seed is None else int(data_seed),
+        "key_impl": str(jax.random.key_impl(state.key)),
+        "items": sorted(items),
+    }
+    items["info"] = ocp.args.JsonSave(info)
+    if step in self.all_steps():
+      # Saving the same step again (a resumed run that stops before its next save) is a no-op.
+      return step
+    self._manager.save(step, args=ocp.args.Composite(**items), force=force)
+    self._manager.wait_until_finished()
+    return step
+
+  def _step_or_latest(self, step: int | None) -> int:
+    steps = self.all_steps()
+    if not steps:
+      raise CheckpointNotFoundError(f"no checkpoint in {self.directory}")
+    if step is None:
+      return steps[-1]
+    if step not in steps:
+      raise CheckpointNotFoundError(
+          f"no checkpoint of step {step} in {self.directory}; available steps: {steps}"
+      )
+    return step
+
+  def info(self, step: int | None = None) -> dict[str, Any]:
+    """The JSON record of a checkpoint (step, data_seed, key_impl, items)."""
+    step = self._step_or_latest(step)
+    return self._manager.restore(step, args=ocp.args.Composite(info=ocp.args.JsonRestore()))["info"]
+
+  def restore(self, template: TrainState, *, step: int | None = None) -> TrainState:
+    """The state of checkpoint ``step`` (default: the latest), shaped like ``template``."""
+    step = self._step_or_latest(step)
+    nested = _nested_items(template)
+    args = {name: ocp.args.StandardRestore(_abstract(tree)) for name, tree in nested.items()}
+    args["meta"] = ocp.args.StandardRestore(_abstract(_meta(template)))
+    try:
+      restored = self._manager.restore(step, args=ocp.args.Composite(**args))
+    except (KeyError, ValueError) as e:
+      raise ValueError(
+          f"checkpoint {step} in {self.directory} does not match the model being built ({e}): "
+          "use the config the run was started with, or a new workdir."
+      ) from None
+    parts = {name: _from_nested(getattr(template, name), restored[name]) for name in nested}
+    key = jax.random.wrap_key_data(restored["meta"]["key_data"], impl=jax.random.key_impl(template.key))
+    return template.replace(step=jnp.asarray(restored["meta"]["step"], template.step.dtype), key=key, **parts)
+
+  def restore_items(self, templates: dict[str, Any], *, step: int | None = None) -> dict[str, Any]:
+    """Restores only some parts (e.g. ``{"params": ..., "ema": ...}``), each shaped like its template.
+
+    Parts whose template is empty are returned as given (they were not written).
+    """
+    step = self._step_or_latest(step)
+    unknown = set(templates) - set(_TREE_ITEMS)
+    if unknown:
+      raise ValueError(f"unknown checkpoint parts {sorted(unknown)}; parts: {', '.join(_TREE_ITEMS)}")
+    nested = {name: _to_nested(tree) for name, tree in templates.items()}
+    wanted = {name: tree for name, tree in nested.items() if tree}
+    if not wanted:
+      return dict(templates)
+    args = {name: ocp.args.StandardRestore(_abstract(tree)) for name, tree in wanted.items()}
+    restored = self._manager.restore(step, args=ocp.args.Composite(**args))
+    out = dict(templates)
+    for name in wanted:
+      out[name] = _from_nested(templates[name], restored[name])
+    return out
+
+  def close(self) -> None:
+    self._manager.wait_until_finished()
+    self._manager.close()
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    self.close()
+
+
+def save_checkpoint(
+    directory: str | os.PathLike, state: TrainState, *, data_seed: int | None = None, keep: int | None = 3
+) -> int:
+  """Saves ``state`` to ``directory/<step>`` (keeping the last ``keep``); returns the step."""
+  with CheckpointManager(directory, max_to_keep=keep) as mngr:
+    return mngr.save(state, data_seed=data_seed)
+
+
+def restore_checkpoint(
+    directory: str | os.PathLike, template: TrainState, *, step: int | None = None
+) -> TrainState:
+  """Restores the checkpoint ``step`` (default: latest) of ``directory`` into ``template``'s structure."""
+  with CheckpointManager(directory, max_to_keep=None, create=False) as mngr:
+    return mngr.restore(template, step=step)
+
+
+def latest_step(directory: str | os.PathLike) -> int | None:
+  """The newest complete checkpoint step in ``directory``, or None (also when it does not exist)."""
+  if not os.path.isdir(directory):
+    return None
+  with CheckpointManager(directory, max_to_keep=None, create=False) as mngr:
+    return mngr.latest_step()
+
+
+def checkpoint_steps(directory: str | os.PathLike) -> Iterable[int]:
+  """All complete checkpoint steps in ``directory`` (empty when it does not exist)."""
+  if not os.path.isdir(directory):
+    return []
+  with CheckpointManager(directory, max_to_keep=None, create=False) as mngr:
+    return mngr.all_steps()
+
+
+def host_copy(tree):
+  """A numpy copy of a pytree (typed keys as their key data), for comparisons in tests and tools."""
+  return jax.tree.map(lambda x: np.asarray(jax.random.key_data(x) if _is_key(x) else x), tree)

@@ -1,0 +1,359 @@
+"""A whole training run in a workdir: config and versions saved, checkpoints, resume, signals.
+
+:func:`run_training` is what experiments call. Everything a run needs to
+continue lives in ``workdir``: ``config.json`` (which also lets
+``python -m jaxgen.sample`` rebuild the networks), ``versions.json``,
+``checkpoints/<step>/`` (orbax), ``metrics.jsonl`` and ``loss_curves.png``.
+Starting the same command again resumes from the newest checkpoint; because
+the randomness of step ``s`` is ``fold_in(key, s)`` and the data order is a
+function of ``(data_seed, s)``, the resumed run ends bit-identical to one that
+never stopped.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import platform
+import signal
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jax
+import numpy as np
+import optax
+from flax import nnx
+
+from jaxgen.train._data_order import steps_per_epoch
+from jaxgen.train._loop import Hook
+from jaxgen.train._loop import NonFiniteError
+from jaxgen.train._loop import fit
+from jaxgen.train._loop import read_metrics
+from jaxgen.train._state import TrainState
+from jaxgen.train._state import init_train_state
+from jaxgen.train._step import Update
+from jaxgen.train._step import make_multi_step
+from jaxgen.train._step import make_train_step
+
+_VERSIONED = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "ml_collections", "jaxgen")
+
+
+class TrainingInterrupted(SystemExit):
+  """SIGINT or SIGTERM stopped the run after a checkpoint was saved.
+
+  A ``SystemExit`` so that an uncaught one ends the program quietly with the
+  conventional status ``128 + signal number``; the message is in ``message``.
+  """
+
+  def __init__(self, signum: int, message: str):
+    super().__init__(128 + signum)
+    self.signum = signum
+    self.message = message
+
+  def __str__(self):
+    return self.message
+
+
+def data_seed_of(seed: int) -> int:
+  """The data-order seed of a run, derived from its seed (independent of the PRNG key stream)."""
+  return int(np.random.SeedSequence([int(seed), 0x5EED]).generate_state(1)[0])
+
+
+def config_to_dict(config: Any) -> Any:
+  """A JSON-able copy of a ConfigDict, a dict or a dataclass."""
+  if config is None:
+    return None
+  if hasattr(config, "to_json_best_effort"):
+    return json.loads(config.to_json_best_effort())
+  if hasattr(config, "to_dict"):
+    return json.loads(json.dumps(config.to_dict(), default=repr))
+  return json.loads(json.dumps(config, default=repr))
+
+
+def library_versions() -> dict[str, str]:
+  """Versions of python, the libraries a run depends on, and the device kind."""
+  out = {"python": platform.python_version()}
+  for name in _VERSIONED:
+    try:
+      out[name] = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+      out[name] = "not installed"
+  devices = jax.devices()
+  out["backend"] = jax.default_backend()
+  out["device_kind"] = devices[0].device_kind
+  out["device_count"] = str(len(devices))
+  return out
+
+
+def _write_json(path: str, obj: Any) -> None:
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    json.dump(obj, f, indent=2, sort_keys=True)
+    f.write("\n")
+  os.replace(tmp, path)
+
+
+def _truncate_metrics(path: str, step: int) -> None:
+  """Drops records past ``step``: a resumed run redoes those steps and writes them again."""
+  if not os.path.exists(path):
+    return
+  kept = [r for r in read_metrics(path) if r.get("step", 0) <= step]
+  with open(path + ".tmp", "w") as f:
+    for r in kept:
+      f.write(json.dumps(r) + "\n")
+  os.replace(path + ".tmp", path)
+
+
+def _check_positive(name: str, value, *, integer: bool = True, what: str = "") -> None:
+  bad = value is None or (integer and (isinstance(value, bool) or int(value) != value)) or value <= 0
+  if bad:
+    kind = "a positive integer" if integer else "a positive number"
+    raise ValueError(f"{name} must be {kind}, got {value!r}{what}")
+
+
+def _validate(*, models, optimizers, updates, data, num_steps, batch_shape, ema_networks, ema_decay,
+              steps_per_call, checkpoint_every, keep_checkpoints) -> int:
+  _check_positive("num_steps", num_steps, what=": set the number of training steps")
+  _check_positive("steps_per_call", steps_per_call)
+  _check_positive("checkpoint_every", checkpoint_every)
+  _check_positive("keep_checkpoints", keep_checkpoints)
+  if not isinstance(batch_shape, (tuple, list)) or not batch_shape:
+    raise ValueError(f"batch_shape must be a non-empty tuple such as (batch_size,), got {batch_shape!r}")
+  for d in batch_shape:
+    _check_positive("every entry of batch_shape", d, what=f" in {tuple(batch_shape)}: set batch_size >= 1")
+  if ema_decay is not None and not 0.0 <= float(ema_decay) < 1.0:
+    raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}: 0.999 is typical")
+  if ema_networks and ema_decay is None:
+    raise ValueError(f"ema_networks {tuple(ema_networks)} need an ema_decay (e.g. 0.999)")
+  if not models:
+    raise ValueError("models is empty: pass {name: nnx.Module}")
+  for name, opt in optimizers.items():
+    if name not in models:
+      raise ValueError(f"optimizer given for unknown network '{name}'; networks: {sorted(models)}")
+    if not isinstance(opt, optax.GradientTransformation):
+      raise ValueError(f"optimizers['{name}'] must be an optax.GradientTransformation, got {type(opt).__name__}")
+  for u in updates:
+    if not isinstance(u, Update):
+      raise ValueError(f"updates must be train.Update objects, got {type(u).__name__}")
+    if u.network not in optimizers:
+      raise ValueError(f"update of '{u.network}' has no optimizer; optimizers: {sorted(optimizers)}")
+  if not updates:
+    raise ValueError("updates is empty: pass at least one train.Update")
+  leaves = jax.tree.leaves(data)
+  if not leaves:
+    raise ValueError("data is empty: pass a pytree of arrays with the examples on the leading axis")
+  sizes = {np.shape(x)[0] if np.ndim(x) else None for x in leaves}
+  if len(sizes) != 1 or None in sizes:
+    raise ValueError(f"every array in data needs the same leading (example) axis, got sizes {sorted(map(str, sizes))}")
+  num_examples = sizes.pop()
+  if num_examples == 0:
+    raise ValueError("data has no examples")
+  # Raises the one-line "lower batch_size" error when a step needs more examples than there are.
+  steps_per_epoch(num_examples, int(np.prod(batch_shape)))
+  return num_examples
+
+
+class _Stopper:
+  """Turns SIGINT/SIGTERM into a flag read between chunks; a second signal stops at once."""
+
+  def __init__(self):
+    self.signum: int | None = None
+    self._previous: dict[int, Any] = {}
+
+  def _handle(self, signum, frame):
+    if self.signum is not None:
+      # Second signal: the user insists; give up on the clean stop.
+      self.restore()
+      raise KeyboardInterrupt
+    self.signum = signum
+    print(
+        f"\n{signal.Signals(signum).name} received: stopping after the current chunk and saving a checkpoint "
+        "(send it again to stop without saving).",
+        file=sys.stderr,
+        flush=True,
+    )
+
+  def install(self) -> None:
+    if threading.current_thread() is not threading.main_thread():
+      return  # signal handlers can only be set from the main thread
+    for s in (signal.SIGINT, signal.SIGTERM):
+      self._previous[s] = signal.signal(s, self._handle)
+
+  def restore(self) -> None:
+    for s, handler in self._previous.items():
+      signal.signal(s, handler)
+    self._previous.clear()
+
+
+def run_training(
+    *,
+    workdir: str | os.PathLike,
+    config: Any,
+    models: Mapping[str, nnx.Module],
+    optimizers: Mapping[str, optax.GradientTransformation],
+    updates: Sequence[Update],
+    data: Any,
+    num_steps: int,
+    batch_shape: tuple[int, ...],
+    seed: int,
+    ema_networks: Sequence[str] = (),
+    ema_decay: float | None = None,
+    skip_nonfinite: bool = False,
+    steps_per_call: int = 100,
+    checkpoint_every: int = 1000,
+    keep_checkpoints: int = 3,
+    hooks: Sequence[Hook] = (),
+    description: str = "train",
+    progress: bool = True,
+    resume: bool = True,
+) -> tuple[dict[str, Any], TrainState]:
+  """Trains ``models`` in ``workdir``, resuming from its newest checkpoint.
+
+  Args:
+    workdir: directory of the run (created); see the module docstring.
+    config: the run's ConfigDict (or dict), saved to ``workdir/config.json``.
+    models: network name -> initialized NNX module.
+    optimizers: network name -> optax transformation.
+    updates: the :class:`Update` s of one step.
+    data: pytree of arrays (numpy), leading axis = examples; put on the
+      device once.
+    num_steps: total steps of the run.
+    batch_shape: examples per step, e.g. ``(128,)`` or ``(k, 64)``.
+    seed: seed of the PRNG key (``jax.random.key(seed)``) and of the data
+      order (:func:`data_seed_of`).
+    ema_networks: networks whose parameters get an EMA copy.
+    ema_decay: the EMA decay (required with ``ema_networks``).
+    skip_nonfinite: skip updates with a non-finite loss or gradient instead
+      of stopping.
+    steps_per_call: steps compiled into one dispatch.
+    checkpoint_every: save when a chunk crosses a multiple of this many
+      steps (and at the end, and on SIGINT/SIGTERM).
+    keep_checkpoints: how many of the newest checkpoints to keep.
+    hooks: ``hook(state, step, metrics)`` after every chunk (after the
+      checkpoint hook).
+    description: label of the progress bar.
+    progress: show the progress bar.
+    resume: continue from ``workdir/checkpoints`` when it holds a checkpoint
+      (otherwise a checkpoint there is an error, to avoid mixing runs).
+
+  Returns:
+    ``(graphdefs, state)`` at ``num_steps``.
+
+  Raises:
+    ValueError: bad arguments (before any compute), or a checkpoint that
+      does not fit the run.
+    NonFiniteError: a loss or gradient became non-finite; the last good
+      checkpoint is kept and the message names the step and the term.
+    TrainingInterrupted: SIGINT/SIGTERM; a checkpoint of the last completed
+      chunk was saved. Uncaught, it exits with status 128 + signal number.
+  """
+  # Imported here: jaxgen.checkpoint imports the train package.
+  from jaxgen import checkpoint as ckpt
+
+  num_examples = _validate(
+      models=models, optimizers=optimizers, updates=updates, data=data, num_steps=num_steps,
+      batch_shape=batch_shape, ema_networks=ema_networks, ema_decay=ema_decay,
+      steps_per_call=steps_per_call, checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints,
+  )
+  del num_examples
+  batch_shape = tuple(int(d) for d in batch_shape)
+  workdir = os.path.abspath(os.fspath(workdir))
+  os.makedirs(workdir, exist_ok=True)
+  ckpt_dir = os.path.join(workdir, "checkpoints")
+  metrics_path = os.path.join(workdir, "metrics.jsonl")
+  data_seed = data_seed_of(seed)
+
+  graphdefs, state = init_train_state(
+      models, optimizers, jax.random.key(int(seed)), ema_networks=tuple(ema_networks)
+  )
+  manager = ckpt.CheckpointManager(ckpt_dir, max_to_keep=keep_checkpoints)
+  try:
+    latest = manager.latest_step()
+    if latest is not None:
+      if not resume:
+        raise ValueError(
+            f"{ckpt_dir} already holds a checkpoint (step {latest}) and resume=False: "
+            "use a new workdir, delete the checkpoints, or resume."
+        )
+      info = manager.info(latest)
+      if info.get("data_seed") is not None and info["data_seed"] != data_seed:
+        raise ValueError(
+            f"the checkpoint in {ckpt_dir} was written by a run with another seed: "
+            "resume with the original seed or use a new workdir."
+        )
+      if latest > num_steps:
+        raise ValueError(
+            f"the checkpoint in {ckpt_dir} is at step {latest}, past num_steps={num_steps}: "
+            "raise num_steps or use a new workdir."
+        )
+      state = manager.restore(state, step=latest)
+      _truncate_metrics(metrics_path, latest)
+      print(f"Resuming from step {latest} of {num_steps} ({ckpt_dir}).", file=sys.stderr, flush=True)
+    else:
+      _truncate_metrics(metrics_path, 0)
+
+    _write_json(os.path.join(workdir, "config.json"), config_to_dict(config))
+    _write_json(os.path.join(workdir, "versions.json"), library_versions())
+
+    step_fn = make_train_step(graphdefs, optimizers, updates, ema_decay=ema_decay, skip_nonfinite=skip_nonfinite)
+    multi = make_multi_step(step_fn)
+    data = jax.device_put(data)
+
+    stopper = _Stopper()
+    last_saved = {"step": int(state.step)}
+
+    def save(s):
+      manager.save(s, data_seed=data_seed)
+      last_saved["step"] = int(s.step)
+
+    def checkpoint_hook(s, step, _metrics):
+      if step // checkpoint_every > last_saved["step"] // checkpoint_every or step >= num_steps:
+        save(s)
+      if stopper.signum is not None:
+        if last_saved["step"] != step:
+          save(s)
+        name = signal.Signals(stopper.signum).name
+        raise TrainingInterrupted(
+            stopper.signum,
+            f"{name}: stopped at step {step} of {num_steps}; checkpoint saved in {ckpt_dir}. "
+            f"Run the same command with the same workdir to resume.",
+        )
+
+    stopper.install()
+    try:
+      state = fit(
+          multi, state, data,
+          num_steps=num_steps, batch_shape=batch_shape, data_seed=data_seed,
+          steps_per_call=steps_per_call, metrics_path=metrics_path,
+          hooks=[checkpoint_hook, *hooks], progress=progress, description=description,
+      )
+    except NonFiniteError as e:
+      kept = manager.latest_step()
+      where = f"step {kept} in {ckpt_dir}" if kept is not None else "none (no checkpoint was saved yet)"
+      raise NonFiniteError(f"{e} Last good checkpoint: {where}.") from None
+    except TrainingInterrupted as e:
+      print(e.message, file=sys.stderr, flush=True)
+      raise
+    finally:
+      stopper.restore()
+    if int(state.step) > last_saved["step"]:
+      save(state)
+  finally:
+    manager.close()
+  _save_loss_curves(workdir, metrics_path)
+  return graphdefs, state
+
+
+def _save_loss_curves(workdir: str, metrics_path: str) -> None:
+  if not os.path.exists(metrics_path):
+    return
+  records = read_metrics(metrics_path)
+  keys = sorted({k for r in records for k in r if k.startswith("loss/")})
+  if not records or not keys:
+    return
+  from jaxgen import plot  # matplotlib only when there is something to draw
+
+  plot.save_loss_curves(os.path.join(workdir, "loss_curves.png"), records, keys, title=os.path.basename(workdir))
