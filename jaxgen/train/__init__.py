@@ -10,8 +10,6 @@ from jaxgen.train._loop import NonFiniteError
 from jaxgen.train._loop import every
 from jaxgen.train._loop import fit
 from jaxgen.train._loop import read_metrics
-from jaxgen.train._sharding import DataParallel
-from jaxgen.train._sharding import data_mesh
 from jaxgen.train._run import TrainingInterrupted
 from jaxgen.train._run import data_seed_of
 from jaxgen.train._run import run_training
@@ -28,7 +26,6 @@ from jaxgen.train._step import make_train_step
 
 __all__ = [
     "DataParallel",
-    "DataParallel",
     "GAN_LOSSES",
     "Hook",
     "MetricsWriter",
@@ -38,7 +35,6 @@ __all__ = [
     "TrainingInterrupted",
     "Update",
     "batch_indices",
-    "data_mesh",
     "data_mesh",
     "data_seed_of",
     "every",
