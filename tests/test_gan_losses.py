@@ -1,0 +1,278 @@
+"""Tests for the GAN losses, D* (Prop. 1) and Theorem 1 of Goodfellow et al. (2014)."""
+
+import math
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.spatial.distance
+import scipy.special
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jax.test_util import check_grads
+
+from jaxgen.losses import (
+    gan_value_from_densities,
+    gan_value_from_samples,
+    hinge_discriminator_loss,
+    hinge_generator_loss,
+    minimax_discriminator_loss,
+    minimax_generator_loss,
+    non_saturating_generator_loss,
+    optimal_discriminator,
+    optimal_discriminator_logit,
+    wasserstein_discriminator_loss,
+    wasserstein_generator_loss,
+)
+
+SETTINGS = settings(max_examples=30, deadline=None, derandomize=True)
+EXTREME = np.array([-1e4, -50.0, -1.0, 0.0, 1.0, 50.0, 1e4])
+
+
+def _log(p):
+  with np.errstate(divide="ignore"):
+    return np.log(p)
+
+
+def _log_sigmoid(l):
+  return -np.logaddexp(0.0, -l)
+
+
+def _random_distribution(rng, k, zero_frac):
+  w = rng.dirichlet(np.full(k, 0.5))
+  w = np.where(rng.random(k) < zero_frac, 0.0, w)
+  if w.sum() == 0:
+    w[rng.integers(k)] = 1.0
+  return w / w.sum()
+
+
+# ----------------------------------------------------------------------------- minimax / NS
+
+
+def test_minimax_discriminator_loss_matches_numpy():
+  rng = np.random.default_rng(0)
+  real, fake = rng.normal(scale=3.0, size=(2, 16))
+  d_real, d_fake = scipy.special.expit(real), scipy.special.expit(fake)
+  expected = -np.log(d_real) - np.log(1.0 - d_fake)
+  got = minimax_discriminator_loss(jnp.asarray(real, jnp.float32), jnp.asarray(fake, jnp.float32))
+  chex.assert_shape(got, (16,))
+  np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_generator_losses_match_numpy():
+  fake = np.random.default_rng(1).normal(scale=3.0, size=16)
+  d_fake = scipy.special.expit(fake)
+  f32 = jnp.asarray(fake, jnp.float32)
+  np.testing.assert_allclose(minimax_generator_loss(f32), np.log(1.0 - d_fake), rtol=1e-5)
+  np.testing.assert_allclose(non_saturating_generator_loss(f32), -np.log(d_fake), rtol=1e-5)
+
+
+def test_losses_finite_at_extreme_logits():
+  real, fake = np.meshgrid(EXTREME, EXTREME)
+  real, fake = real.ravel(), fake.ravel()
+  r32, f32 = jnp.asarray(real, jnp.float32), jnp.asarray(fake, jnp.float32)
+  d_loss = minimax_discriminator_loss(r32, f32)
+  np.testing.assert_allclose(d_loss, -_log_sigmoid(real) - _log_sigmoid(-fake), rtol=1e-6, atol=1e-30)
+  np.testing.assert_allclose(minimax_generator_loss(f32), _log_sigmoid(-fake), rtol=1e-6, atol=1e-30)
+  np.testing.assert_allclose(non_saturating_generator_loss(f32), -_log_sigmoid(fake), rtol=1e-6, atol=1e-30)
+  g_real, g_fake = jax.grad(lambda a, b: minimax_discriminator_loss(a, b).sum(), argnums=(0, 1))(r32, f32)
+  # d/dr softplus(-r) = -sigmoid(-r); d/df softplus(f) = sigmoid(f).
+  np.testing.assert_allclose(g_real, -scipy.special.expit(-real), atol=1e-7)
+  np.testing.assert_allclose(g_fake, scipy.special.expit(fake), atol=1e-7)
+  for fn in (minimax_generator_loss, non_saturating_generator_loss):
+    g = jax.grad(lambda f: fn(f).sum())(f32)
+    assert np.all(np.isfinite(g))
+
+
+def test_non_saturating_keeps_gradient_where_minimax_saturates():
+  # D confidently rejects the fakes (logit -1e4): log(1 - D) is flat, -log D is not.
+  g_minimax = jax.grad(minimax_generator_loss)(jnp.float32(-1e4))
+  g_ns = jax.grad(non_saturating_generator_loss)(jnp.float32(-1e4))
+  assert float(g_minimax) == 0.0
+  assert float(g_ns) == -1.0
+
+
+def test_minimax_loss_shape_mismatch_raises():
+  with pytest.raises(ValueError, match="same shape"):
+    minimax_discriminator_loss(jnp.zeros(3), jnp.zeros(4))
+
+
+# ----------------------------------------------------------------------------- D* (Prop. 1)
+
+
+def test_optimal_discriminator_matches_ratio_and_handles_zero_densities():
+  p_data = np.array([0.3, 0.5, 0.0, 0.0, 1e-30, 0.2])
+  p_g = np.array([0.1, 0.0, 0.4, 0.0, 1e-30, 0.6])
+  d = optimal_discriminator(jnp.asarray(_log(p_data)), jnp.asarray(_log(p_g)))
+  with np.errstate(invalid="ignore"):
+    expected = p_data / (p_data + p_g)
+  expected[3] = 0.5  # documented convention where both densities are 0
+  np.testing.assert_allclose(d, expected, rtol=1e-6)
+  logit = optimal_discriminator_logit(jnp.asarray(_log(p_data)), jnp.asarray(_log(p_g)))
+  assert float(logit[1]) == np.inf and float(logit[2]) == -np.inf and float(logit[3]) == 0.0
+
+
+def test_optimal_discriminator_finite_gradients_with_zero_densities():
+  lp = jnp.asarray(_log(np.array([0.3, 0.5, 0.0, 0.0])), jnp.float32)
+  lg = jnp.asarray(_log(np.array([0.1, 0.0, 0.4, 0.0])), jnp.float32)
+  g_data, g_g = jax.grad(lambda a, b: optimal_discriminator(a, b).sum(), argnums=(0, 1))(lp, lg)
+  assert np.all(np.isfinite(g_data)) and np.all(np.isfinite(g_g))
+  # dD*/dlog p_data = D*(1 - D*): 0.75 * 0.25 at the first point.
+  np.testing.assert_allclose(g_data[0], 0.1875, rtol=1e-5)
+  np.testing.assert_allclose(g_g[0], -0.1875, rtol=1e-5)
+
+
+@SETTINGS
+@given(st.integers(0, 2**32 - 1), st.sampled_from([0.0, 0.3, 0.6]))
+def test_theorem1_value_at_optimal_discriminator(seed, zero_frac):
+  """V(G, D*) = -log 4 + 2 JSD(p_data || p_g) to 1e-6 (float64)."""
+  rng = np.random.default_rng(seed)
+  p_data = _random_distribution(rng, 12, zero_frac)
+  p_g = _random_distribution(rng, 12, zero_frac)
+  jsd = scipy.spatial.distance.jensenshannon(p_data, p_g) ** 2
+  with jax.enable_x64(True):
+    lp, lg = jnp.asarray(_log(p_data)), jnp.asarray(_log(p_g))
+    value = float(gan_value_from_densities(lp, lg, optimal_discriminator_logit(lp, lg)))
+  assert abs(value - (-math.log(4.0) + 2.0 * jsd)) < 1e-6
+
+
+def test_theorem1_global_minimum_and_disjoint_supports():
+  p = np.array([0.1, 0.2, 0.3, 0.4])
+  lp = jnp.asarray(np.log(p))
+  # p_g = p_data: V = -log 4, the global minimum of C(G).
+  np.testing.assert_allclose(
+      gan_value_from_densities(lp, lp, optimal_discriminator_logit(lp, lp)), -math.log(4.0), rtol=1e-6
+  )
+  # Disjoint supports: JSD = log 2, V(G, D*) = 0 (D* = 1 on data, 0 on fakes).
+  ld = jnp.asarray(_log(np.array([0.5, 0.5, 0.0, 0.0])))
+  lg = jnp.asarray(_log(np.array([0.0, 0.0, 0.5, 0.5])))
+  assert float(gan_value_from_densities(ld, lg, optimal_discriminator_logit(ld, lg))) == 0.0
+
+
+@SETTINGS
+@given(st.integers(0, 2**32 - 1), st.floats(1e-3, 3.0))
+def test_optimal_discriminator_beats_every_perturbed_discriminator(seed, scale):
+  rng = np.random.default_rng(seed)
+  p_data = _random_distribution(rng, 10, 0.2)
+  p_g = _random_distribution(rng, 10, 0.2)
+  with jax.enable_x64(True):
+    lp, lg = jnp.asarray(_log(p_data)), jnp.asarray(_log(p_g))
+    d_star = optimal_discriminator_logit(lp, lg)
+    best = float(gan_value_from_densities(lp, lg, d_star))
+    # Perturb only where D matters (some mass present); inf logits stay inf.
+    delta = jnp.asarray(rng.normal(scale=scale, size=10))
+    perturbed = float(gan_value_from_densities(lp, lg, d_star + delta))
+  assert perturbed <= best + 1e-12
+
+
+def test_gan_value_from_densities_matches_numpy():
+  rng = np.random.default_rng(2)
+  p_data = _random_distribution(rng, 8, 0.3)
+  p_g = _random_distribution(rng, 8, 0.3)
+  logits = rng.normal(size=8)
+  d = scipy.special.expit(logits)
+  expected = np.sum(p_data * np.log(d) + p_g * np.log(1.0 - d))
+  got = gan_value_from_densities(
+      jnp.asarray(_log(p_data), jnp.float32), jnp.asarray(_log(p_g), jnp.float32), jnp.asarray(logits, jnp.float32)
+  )
+  np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_gan_value_from_densities_finite_gradients_at_optimum():
+  lp = jnp.asarray(_log(np.array([0.5, 0.5, 0.0, 0.0])), jnp.float32)
+  lg = jnp.asarray(_log(np.array([0.0, 0.5, 0.5, 0.0])), jnp.float32)
+  grads = jax.grad(gan_value_from_densities, argnums=(0, 1, 2))(lp, lg, optimal_discriminator_logit(lp, lg))
+  for g in grads:
+    assert np.all(np.isfinite(g))
+  # At D*, dV/dlogit = p_data (1 - D) - p_g D = 0 everywhere.
+  np.testing.assert_allclose(grads[2], np.zeros(4), atol=1e-7)
+
+
+def test_gan_value_from_samples():
+  rng = np.random.default_rng(3)
+  real, fake = rng.normal(size=7), rng.normal(size=11)
+  expected = np.mean(_log_sigmoid(real)) + np.mean(_log_sigmoid(-fake))
+  got = gan_value_from_samples(jnp.asarray(real, jnp.float32), jnp.asarray(fake, jnp.float32))
+  np.testing.assert_allclose(got, expected, rtol=1e-5)
+  # Paired samples: V = -mean(minimax discriminator loss).
+  r, f = jnp.asarray(real[:7], jnp.float32), jnp.asarray(fake[:7], jnp.float32)
+  np.testing.assert_allclose(
+      gan_value_from_samples(r, f), -jnp.mean(minimax_discriminator_loss(r, f)), rtol=1e-6
+  )
+
+
+def test_gan_value_from_samples_converges_to_theorem1():
+  # Samples from two discrete distributions with D* logits: the sample mean approaches -log 4 + 2 JSD.
+  rng = np.random.default_rng(4)
+  p_data = np.array([0.4, 0.3, 0.2, 0.1, 0.0])
+  p_g = np.array([0.0, 0.1, 0.2, 0.3, 0.4])
+  logit = np.asarray(optimal_discriminator_logit(jnp.asarray(_log(p_data)), jnp.asarray(_log(p_g))))
+  x_real = rng.choice(5, size=200_000, p=p_data)
+  x_fake = rng.choice(5, size=200_000, p=p_g)
+  value = float(gan_value_from_samples(jnp.asarray(logit[x_real]), jnp.asarray(logit[x_fake])))
+  jsd = scipy.spatial.distance.jensenshannon(p_data, p_g) ** 2
+  assert abs(value - (-math.log(4.0) + 2.0 * jsd)) < 0.01
+
+
+def test_check_grads():
+  rng = np.random.default_rng(5)
+  with jax.enable_x64(True):
+    real, fake = (jnp.asarray(rng.normal(size=4)) for _ in range(2))
+    check_grads(minimax_discriminator_loss, (real, fake), order=1, modes=("rev",))
+    check_grads(minimax_generator_loss, (fake,), order=2, modes=("rev",))
+    check_grads(non_saturating_generator_loss, (fake,), order=2, modes=("rev",))
+    lp = jnp.log(jnp.asarray(rng.dirichlet(np.ones(4))))
+    lg = jnp.log(jnp.asarray(rng.dirichlet(np.ones(4))))
+    check_grads(optimal_discriminator, (lp, lg), order=2, modes=("rev",))
+    check_grads(jax.jit(gan_value_from_densities), (lp, lg, real), order=2, modes=("fwd", "rev"))
+    check_grads(gan_value_from_samples, (real, fake), order=1, modes=("rev",))
+
+
+# ----------------------------------------------------------------------------- hinge / Wasserstein
+
+
+def test_hinge_and_wasserstein_match_numpy():
+  rng = np.random.default_rng(6)
+  real, fake = rng.normal(scale=2.0, size=(2, 9))
+  r, f = jnp.asarray(real, jnp.float32), jnp.asarray(fake, jnp.float32)
+  np.testing.assert_allclose(
+      hinge_discriminator_loss(r, f), np.maximum(0, 1 - real) + np.maximum(0, 1 + fake), rtol=1e-6
+  )
+  np.testing.assert_allclose(hinge_generator_loss(f), -fake, rtol=1e-6)
+  np.testing.assert_allclose(wasserstein_discriminator_loss(r, f), fake - real, rtol=1e-5)
+  np.testing.assert_allclose(wasserstein_generator_loss(f), -fake, rtol=1e-6)
+  with pytest.raises(ValueError, match="same shape"):
+    hinge_discriminator_loss(jnp.zeros(2), jnp.zeros(3))
+
+
+# ----------------------------------------------------------------------------- jit / vmap
+
+_PAIRED = [
+    minimax_discriminator_loss,
+    optimal_discriminator,
+    optimal_discriminator_logit,
+    gan_value_from_samples,
+    hinge_discriminator_loss,
+    wasserstein_discriminator_loss,
+]
+_SINGLE = [
+    minimax_generator_loss,
+    non_saturating_generator_loss,
+    hinge_generator_loss,
+    wasserstein_generator_loss,
+]
+
+
+@pytest.mark.parametrize("fn", _PAIRED + _SINGLE + [gan_value_from_densities], ids=lambda f: f.__name__)
+def test_jit_and_vmap(fn):
+  rng = np.random.default_rng(7)
+  n_args = 1 if fn in _SINGLE else 3 if fn is gan_value_from_densities else 2
+  args = [jnp.asarray(rng.normal(size=(4, 5)), jnp.float32) for _ in range(n_args)]
+  if fn is gan_value_from_densities:
+    args[0] = jax.nn.log_softmax(args[0])
+    args[1] = jax.nn.log_softmax(args[1])
+  eager = fn(*args)
+  chex.assert_trees_all_close(jax.jit(fn)(*args), eager, rtol=1e-6)
+  chex.assert_trees_all_close(jax.vmap(fn)(*args), eager, rtol=1e-6)
