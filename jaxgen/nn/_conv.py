@@ -1,0 +1,230 @@
+"""``Conv`` and ``ConvTranspose``: Flax's layers with a CPU-fast implementation option.
+
+Both classes subclass ``nnx.Conv`` / ``nnx.ConvTranspose`` and keep their
+constructors untouched, so parameters (names ``kernel``, ``bias``; shapes;
+initializers; order of random draws) are the same by construction and
+checkpoints move freely between the two. Only ``__call__`` changes: with
+``impl="xla"`` it is Flax's own ``__call__``; with ``impl="cpu_fast"`` strided
+and transposed convolutions are computed as stride-1 convolutions (see
+``_functional.py``), the same function to float32 rounding, with forward,
+input-gradient and weight-gradient all on XLA's fast stride-1 path.
+"""
+
+from __future__ import annotations
+
+import typing as tp
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+from flax.nnx.nn.linear import canonicalize_padding
+from jax import lax
+
+from jaxgen.nn import _functional
+
+IMPLS = ("auto", "xla", "cpu_fast")
+
+# Chosen from benchmarks/conv_micro.py on a 2-core CPU (see the report in
+# that file's docstring); stride-1 layers stay on lax.conv_general_dilated,
+# which is already a stride-1 convolution.
+_STRIDED_CONV_METHOD = "space_to_depth"
+_STRIDED_CONV_TRANSPOSE_METHOD = "subpixel"
+
+
+def _broadcast(value, rank: int) -> tuple[int, ...]:
+  """Flax's ``maybe_broadcast``: None means 1, an int applies to every axis."""
+  if value is None:
+    value = 1
+  if isinstance(value, int):
+    return (value,) * rank
+  return tuple(value)
+
+
+def _check_impl(impl: str) -> None:
+  if impl not in IMPLS:
+    raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+
+
+def _resolve(impl: str, unsupported: str | None) -> str:
+  """'xla' or 'cpu_fast' for this call; 'auto' picks cpu_fast on the CPU backend."""
+  if impl == "auto":
+    return "cpu_fast" if jax.default_backend() == "cpu" and unsupported is None else "xla"
+  return impl
+
+
+def _flatten_batch(inputs, rank: int):
+  """Flax's batch handling: any number of leading batch axes, flattened to one."""
+  num_batch = inputs.ndim - (rank + 1)
+  if num_batch == 1:
+    return inputs, None
+  batch_shape = inputs.shape[:num_batch]
+  return inputs.reshape((-1,) + inputs.shape[num_batch:]), batch_shape
+
+
+def _restore_batch(y, batch_shape):
+  return y if batch_shape is None else y.reshape(batch_shape + y.shape[1:])
+
+
+class Conv(nnx.Conv):
+  """``nnx.Conv`` with an ``impl`` option; parameters and function are Flax's.
+
+  ``y = conv(x, kernel) + bias`` with ``kernel`` of shape
+  ``(*kernel_size, in_features, out_features)``, exactly as ``nnx.Conv``.
+
+  Args:
+    in_features, out_features, kernel_size, strides: as ``nnx.Conv``.
+    impl: ``"xla"`` (``lax.conv_general_dilated``, what ``nnx.Conv`` runs),
+      ``"cpu_fast"`` (a strided convolution as one stride-1 convolution on a
+      space-to-depth input with a rearranged kernel; stride-1 layers are
+      unchanged) or ``"auto"`` (``cpu_fast`` when ``jax.default_backend()`` is
+      ``"cpu"`` and the configuration is supported, else ``xla``).
+    **kwargs: every other ``nnx.Conv`` argument (``padding``, ``use_bias``,
+      ``kernel_init``, ``dtype``, ``precision``, ``rngs``, ...).
+
+  ``cpu_fast`` supports 2 spatial dimensions, ``padding`` ``"SAME"``,
+  ``"VALID"``, ``"CIRCULAR"``, ``"REFLECT"``, an int or ``(low, high)`` pairs,
+  ``input_dilation=1``, ``kernel_dilation=1``, ``feature_group_count=1`` and
+  the default ``conv_general_dilated``. Asking for ``impl="cpu_fast"`` with
+  anything else raises ``ValueError`` at construction; ``impl="auto"`` falls
+  back to ``xla`` for it.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> layer = Conv(1, 32, (4, 4), (2, 2), padding="SAME", impl="cpu_fast", rngs=nnx.Rngs(0))
+    >>> layer(jnp.ones((8, 28, 28, 1))).shape
+    (8, 14, 14, 32)
+  """
+
+  def __init__(self, in_features: int, out_features: int, kernel_size: int | tp.Sequence[int],
+               strides: None | int | tp.Sequence[int] = 1, *, impl: str = "auto", **kwargs):
+    _check_impl(impl)
+    super().__init__(in_features, out_features, kernel_size, strides, **kwargs)
+    self.impl = impl
+    self.unsupported = self._unsupported()
+    if impl == "cpu_fast" and self.unsupported is not None:
+      raise ValueError(f"Conv(impl='cpu_fast') does not support {self.unsupported}; use impl='xla' or 'auto'")
+
+  def _unsupported(self) -> str | None:
+    rank = len(self.kernel_size)
+    if rank != 2:
+      return f"{rank} spatial dimensions (only 2)"
+    if _broadcast(self.input_dilation, rank) != (1, 1):
+      return f"input_dilation={self.input_dilation}"
+    if _broadcast(self.kernel_dilation, rank) != (1, 1):
+      return f"kernel_dilation={self.kernel_dilation}"
+    if self.feature_group_count != 1:
+      return f"feature_group_count={self.feature_group_count}"
+    if self.conv_general_dilated is not lax.conv_general_dilated:
+      return "a custom conv_general_dilated"
+    if isinstance(self.padding, str) and self.padding not in ("SAME", "VALID", "CIRCULAR", "REFLECT"):
+      return f"padding={self.padding!r}"
+    return None
+
+  def __call__(self, inputs: jax.Array, out_sharding=None) -> jax.Array:
+    """Maps ``(*batch, H, W, in_features)`` to ``(*batch, H_out, W_out, out_features)``."""
+    if out_sharding is not None or _resolve(self.impl, self.unsupported) == "xla":
+      return super().__call__(inputs, out_sharding=out_sharding)
+    inputs, batch_shape = _flatten_batch(inputs, 2)
+    strides = _broadcast(self.strides, 2)
+    padding = canonicalize_padding(self.padding, 2)
+    if padding in ("CIRCULAR", "REFLECT"):
+      # The same explicit padding nnx.Conv applies before a 'VALID' convolution.
+      pads = [(0, 0)] + [((k - 1) // 2, k // 2) for k in self.kernel_size] + [(0, 0)]
+      inputs = jnp.pad(inputs, pads, mode={"CIRCULAR": "wrap", "REFLECT": "reflect"}[padding])
+      padding = "VALID"
+    kernel = self.kernel[...]
+    if self.mask is not None:
+      if self.mask.shape != self.kernel_shape:
+        raise ValueError(f"Mask needs to have the same shape as weights. Shapes are: "
+                         f"{self.mask.shape}, {self.kernel_shape}")
+      kernel = kernel * self.mask
+    bias = self.bias[...] if self.bias is not None else None
+    inputs, kernel, bias = self.promote_dtype((inputs, kernel, bias), dtype=self.dtype)
+    method = "xla" if strides == (1, 1) else _STRIDED_CONV_METHOD
+    y = _functional.CONV_METHODS[method](
+        inputs, kernel, strides, padding, precision=self.precision,
+        preferred_element_type=self.preferred_element_type)
+    if bias is not None:
+      y += bias.reshape((1,) * (y.ndim - bias.ndim) + bias.shape)
+    return _restore_batch(y, batch_shape)
+
+
+class ConvTranspose(nnx.ConvTranspose):
+  """``nnx.ConvTranspose`` with an ``impl`` option; parameters and function are Flax's.
+
+  ``y = conv_transpose(x, kernel) + bias``, the stride-1 correlation of the
+  zero-dilated, padded input with ``kernel`` of shape
+  ``(*kernel_size, in_features, out_features)`` (not flipped unless
+  ``transpose_kernel=True``), exactly as ``nnx.ConvTranspose`` /
+  ``lax.conv_transpose``. ``padding="SAME"`` with stride ``s`` gives
+  ``H_out = s * H``.
+
+  Args:
+    in_features, out_features, kernel_size, strides: as ``nnx.ConvTranspose``.
+    impl: ``"xla"`` (``lax.conv_transpose``, what ``nnx.ConvTranspose``
+      runs), ``"cpu_fast"`` (sub-pixel decomposition: one stride-1
+      convolution per output phase, interleaved by depth-to-space; stride-1
+      layers unchanged) or ``"auto"`` (``cpu_fast`` on the CPU backend when
+      supported, else ``xla``).
+    **kwargs: every other ``nnx.ConvTranspose`` argument.
+
+  ``cpu_fast`` supports 2 spatial dimensions, ``padding`` ``"SAME"``,
+  ``"VALID"``, an int or ``(low, high)`` pairs, ``kernel_dilation=1`` and
+  either ``transpose_kernel``. ``impl="cpu_fast"`` with anything else (e.g.
+  ``"CIRCULAR"``) raises ``ValueError`` at construction; ``impl="auto"``
+  falls back to ``xla``.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> layer = ConvTranspose(64, 32, (4, 4), (2, 2), padding="SAME", impl="cpu_fast", rngs=nnx.Rngs(0))
+    >>> layer(jnp.ones((8, 14, 14, 64))).shape
+    (8, 28, 28, 32)
+  """
+
+  def __init__(self, in_features: int, out_features: int, kernel_size: int | tp.Sequence[int],
+               strides: int | tp.Sequence[int] | None = None, *, impl: str = "auto", **kwargs):
+    _check_impl(impl)
+    super().__init__(in_features, out_features, kernel_size, strides, **kwargs)
+    self.impl = impl
+    self.unsupported = self._unsupported()
+    if impl == "cpu_fast" and self.unsupported is not None:
+      raise ValueError(
+          f"ConvTranspose(impl='cpu_fast') does not support {self.unsupported}; use impl='xla' or 'auto'")
+
+  def _unsupported(self) -> str | None:
+    rank = len(self.kernel_size)
+    if rank != 2:
+      return f"{rank} spatial dimensions (only 2)"
+    if _broadcast(self.kernel_dilation, rank) != (1, 1):
+      return f"kernel_dilation={self.kernel_dilation}"
+    if isinstance(self.padding, str) and self.padding not in ("SAME", "VALID"):
+      return f"padding={self.padding!r}"
+    return None
+
+  def __call__(self, inputs: jax.Array) -> jax.Array:
+    """Maps ``(*batch, H, W, in_features)`` to ``(*batch, H_out, W_out, out_features)``."""
+    if _resolve(self.impl, self.unsupported) == "xla":
+      return super().__call__(inputs)
+    inputs, batch_shape = _flatten_batch(inputs, 2)
+    strides = _broadcast(self.strides, 2)
+    padding = canonicalize_padding(self.padding, 2)
+    kernel = self.kernel[...]
+    if self.mask is not None:
+      if self.mask.shape != self.kernel_shape:
+        raise ValueError(f"Mask needs to have the same shape as weights. Shapes are: "
+                         f"{self.mask.shape}, {self.kernel_shape}")
+      kernel = kernel * self.mask
+    bias = self.bias[...] if self.bias is not None else None
+    inputs, kernel, bias = self.promote_dtype((inputs, kernel, bias), dtype=self.dtype)
+    if self.transpose_kernel:
+      # What lax.conv_transpose does with transpose_kernel=True.
+      kernel = jnp.flip(kernel, (0, 1)).swapaxes(2, 3)
+    method = "xla" if strides == (1, 1) else _STRIDED_CONV_TRANSPOSE_METHOD
+    y = _functional.CONV_TRANSPOSE_METHODS[method](
+        inputs, kernel, strides, padding, precision=self.precision,
+        preferred_element_type=self.preferred_element_type)
+    if bias is not None:
+      y += jnp.reshape(bias, (1,) * (y.ndim - 1) + (-1,))
+    return _restore_batch(y, batch_shape)

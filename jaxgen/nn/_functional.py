@@ -1,0 +1,276 @@
+"""Strided and transposed 2-D convolutions rewritten as stride-1 convolutions.
+
+XLA's CPU backend runs stride-1 convolutions (and their gradients) at
+matmul-like speed, but the gradients of strided convolutions and, above all,
+of transposed convolutions (convolutions with ``lhs_dilation``) fall onto a
+slow generic path: for a 4x4 stride-2 transposed convolution at batch 128
+the weight gradient runs at about 1 GFLOP/s (jax-ml/jax issue 23783). The
+functions here compute exactly the functions Flax's ``nnx.Conv`` and
+``nnx.ConvTranspose`` compute, by index bookkeeping only, so that the forward
+pass, the input gradient and the weight gradient are all stride-1
+convolutions:
+
+* ``conv_space_to_depth``: a stride-``s`` convolution with a ``k x k`` kernel
+  reads input row ``s*o + i`` for output row ``o``; writing ``i = s*a + b``
+  it reads row ``a`` of a space-to-depth input (``s*s*C`` channels) at
+  offset ``b``, so it is a stride-1 convolution with a ``ceil(k/s)`` kernel
+  whose taps beyond ``k`` are zero.
+* ``conv_transpose_subpixel``: a transposed convolution (stride-1 correlation
+  of the zero-dilated, padded input with the kernel) only ever multiplies a
+  kernel tap ``i`` with real input rows when ``i`` has the right residue
+  modulo ``s`` for the output phase ``o mod s``. Each of the ``s*s`` output
+  phases is therefore a stride-1 convolution of the undilated input with the
+  sub-kernel ``kernel[i0::s, j0::s]`` (Shi et al. 2016, "sub-pixel
+  convolution"); the phases are interleaved by depth-to-space.
+* ``conv_transpose_subpixel_fused``: the same phases computed by one stride-1
+  convolution with a kernel holding all phases' taps at their input offsets
+  (zeros elsewhere) and ``s*s*C_out`` output channels, then depth-to-space.
+  Fewer, larger operations, at the price of multiplying some zeros.
+
+Kernel layout is Flax's: ``(kh, kw, C_in, C_out)`` (HWIO), inputs NHWC, and
+for ``ConvTranspose`` the kernel is *not* flipped (``transpose_kernel=False``,
+as ``lax.conv_transpose`` applies it).
+
+References:
+  Shi et al., "Real-Time Single Image and Video Super-Resolution Using an
+  Efficient Sub-Pixel Convolutional Neural Network", CVPR 2016, sec. 2.2.
+  Dumoulin & Visin, "A guide to convolution arithmetic for deep learning",
+  2016, sec. 4.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+_DN = ("NHWC", "HWIO", "NHWC")
+
+Padding = str | Sequence[tuple[int, int]]
+
+
+def _corr(x, kernel, precision, preferred_element_type):
+  """Stride-1 'VALID' cross-correlation, NHWC input, HWIO kernel."""
+  return lax.conv_general_dilated(
+      x, kernel, (1, 1), "VALID", dimension_numbers=_DN, precision=precision,
+      preferred_element_type=preferred_element_type)
+
+
+def conv_padding(in_spatial, kernel_spatial, strides, padding: Padding) -> list[tuple[int, int]]:
+  """(low, high) input padding of ``lax.conv_general_dilated`` for a padding spec."""
+  if isinstance(padding, str):
+    if padding not in ("SAME", "VALID"):
+      raise ValueError(f"padding must be 'SAME', 'VALID' or (low, high) pairs here, got {padding!r}")
+    return [tuple(p) for p in lax.padtype_to_pads(in_spatial, kernel_spatial, strides, padding)]
+  return [(int(lo), int(hi)) for lo, hi in padding]
+
+
+def conv_transpose_padding(kernel_spatial, strides, padding: Padding) -> list[tuple[int, int]]:
+  """(low, high) padding of the dilated input, as ``lax.conv_transpose`` computes it.
+
+  Mirrors ``jax._src.lax.convolution._conv_transpose_padding`` (private) for
+  the strings and passes explicit pairs through unchanged, which is what
+  ``lax.conv_transpose`` does with ``use_consistent_padding=False``, the
+  setting ``nnx.ConvTranspose`` uses.
+  """
+  if not isinstance(padding, str):
+    return [(int(lo), int(hi)) for lo, hi in padding]
+  pads = []
+  for k, s in zip(kernel_spatial, strides):
+    if padding == "SAME":
+      pad_len = k + s - 2
+      pad_a = k - 1 if s > k - 1 else int(math.ceil(pad_len / 2))
+    elif padding == "VALID":
+      pad_len = k + s - 2 + max(k - s, 0)
+      pad_a = k - 1
+    else:
+      raise ValueError(f"padding must be 'SAME', 'VALID' or (low, high) pairs here, got {padding!r}")
+    pads.append((pad_a, pad_len - pad_a))
+  return pads
+
+
+def conv_xla(x, kernel, strides, padding: Padding, *, precision=None, preferred_element_type=None):
+  """``lax.conv_general_dilated`` exactly as ``nnx.Conv`` calls it (NHWC, HWIO)."""
+  return lax.conv_general_dilated(
+      x, kernel, tuple(strides), padding if isinstance(padding, str) else [tuple(p) for p in padding],
+      dimension_numbers=_DN, precision=precision, preferred_element_type=preferred_element_type)
+
+
+def conv_transpose_xla(x, kernel, strides, padding: Padding, *, precision=None, preferred_element_type=None):
+  """``lax.conv_transpose`` exactly as ``nnx.ConvTranspose`` calls it (NHWC, HWIO)."""
+  return lax.conv_transpose(
+      x, kernel, tuple(strides), padding if isinstance(padding, str) else [tuple(p) for p in padding],
+      dimension_numbers=_DN, precision=precision, preferred_element_type=preferred_element_type)
+
+
+def conv_space_to_depth(x, kernel, strides, padding: Padding, *, precision=None, preferred_element_type=None):
+  """Same function as ``conv_xla``, computed as one stride-1 convolution.
+
+  Args:
+    x: ``(N, H, W, C_in)`` input.
+    kernel: ``(kh, kw, C_in, C_out)`` kernel.
+    strides: ``(sh, sw)``.
+    padding: ``'SAME'``, ``'VALID'`` or ``[(lo_h, hi_h), (lo_w, hi_w)]``
+      (negative values crop, as in ``lax``).
+    precision: passed to ``lax.conv_general_dilated``.
+    preferred_element_type: passed to ``lax.conv_general_dilated``.
+
+  Returns:
+    ``(N, H_out, W_out, C_out)``, ``H_out = (H + lo_h + hi_h - kh) // sh + 1``.
+  """
+  n, h, w, c = x.shape
+  kh, kw, _, c_out = kernel.shape
+  sh, sw = strides
+  pads = conv_padding((h, w), (kh, kw), (sh, sw), padding)
+  out = [(size + lo + hi - k) // s + 1 for size, (lo, hi), k, s in zip((h, w), pads, (kh, kw), (sh, sw))]
+  if min(out) < 1:
+    raise ValueError(f"convolution output would be empty: input {(h, w)}, kernel {(kh, kw)}, padding {pads}")
+  if (sh, sw) == (1, 1):
+    xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (*pads[0], 0), (*pads[1], 0), (0, 0, 0)))
+    return _corr(xp, kernel, precision, preferred_element_type)
+  # Kernel taps per space-to-depth cell; rows past s * (H_out + A - 1) are never read.
+  ah, aw = -(-kh // sh), -(-kw // sw)
+  lh, lw = sh * (out[0] + ah - 1), sw * (out[1] + aw - 1)
+  # One lax.pad does the convolution's padding and pads (or crops) to a multiple of the stride.
+  cfg = [(0, 0, 0)]
+  for size, (lo, hi), length in zip((h, w), pads, (lh, lw)):
+    cfg.append((lo, length - size - lo, 0))
+  cfg.append((0, 0, 0))
+  xp = lax.pad(x, jnp.zeros((), x.dtype), cfg)
+  z = xp.reshape(n, lh // sh, sh, lw // sw, sw, c).transpose(0, 1, 3, 2, 4, 5)
+  z = z.reshape(n, lh // sh, lw // sw, sh * sw * c)
+  kp = jnp.pad(kernel, ((0, ah * sh - kh), (0, aw * sw - kw), (0, 0), (0, 0)))
+  kp = kp.reshape(ah, sh, aw, sw, c, c_out).transpose(0, 2, 1, 3, 4, 5).reshape(ah, aw, sh * sw * c, c_out)
+  return _corr(z, kp, precision, preferred_element_type)
+
+
+def _phase_plan(size, k, s, pad_lo, pad_hi):
+  """Output length, phase-grid length and, per output phase r, (i0, taps, offset).
+
+  Output row ``o = s*q + r`` of the transposed convolution is
+  ``sum_t x[q + t + e_r] * kernel[i0_r + s*t]`` for ``t < T_r``.
+  """
+  out = s * (size - 1) + 1 + pad_lo + pad_hi - k + 1
+  if out < 1:
+    raise ValueError(f"transposed convolution output would be empty: input {size}, kernel {k}, "
+                     f"stride {s}, padding {(pad_lo, pad_hi)}")
+  q = -(-out // s)
+  phases = []
+  for r in range(s):
+    i0 = (pad_lo - r) % s
+    taps = max(0, -(-(k - i0) // s))
+    # r + i0 - pad_lo is a multiple of s by the choice of i0.
+    phases.append((i0, taps, (r + i0 - pad_lo) // s))
+  return out, q, phases
+
+
+def _interleave(y, sh, sw, c_out):
+  """(N, Qh, Qw, sh*sw*C) with channel order (rh, rw, c) -> (N, Qh*sh, Qw*sw, C)."""
+  n, qh, qw, _ = y.shape
+  y = y.reshape(n, qh, qw, sh, sw, c_out).transpose(0, 1, 3, 2, 4, 5)
+  return y.reshape(n, qh * sh, qw * sw, c_out)
+
+
+def conv_transpose_subpixel(x, kernel, strides, padding: Padding, *, precision=None,
+                            preferred_element_type=None):
+  """Same function as ``conv_transpose_xla``: one stride-1 convolution per output phase.
+
+  Args:
+    x: ``(N, H, W, C_in)`` input.
+    kernel: ``(kh, kw, C_in, C_out)`` kernel, not flipped (``transpose_kernel=False``).
+    strides: ``(sh, sw)``.
+    padding: ``'SAME'``, ``'VALID'`` or explicit ``[(lo_h, hi_h), (lo_w, hi_w)]``
+      padding of the dilated input (``lax.conv_transpose``'s convention).
+    precision: passed to ``lax.conv_general_dilated``.
+    preferred_element_type: passed to ``lax.conv_general_dilated``.
+
+  Returns:
+    ``(N, H_out, W_out, C_out)``, ``H_out = sh*(H-1) + 1 + lo_h + hi_h - kh + 1``.
+  """
+  n, h, w, _ = x.shape
+  kh, kw, _, c_out = kernel.shape
+  sh, sw = strides
+  (plo_h, phi_h), (plo_w, phi_w) = conv_transpose_padding((kh, kw), (sh, sw), padding)
+  out_h, q_h, phases_h = _phase_plan(h, kh, sh, plo_h, phi_h)
+  out_w, q_w, phases_w = _phase_plan(w, kw, sw, plo_w, phi_w)
+  out_dtype = preferred_element_type or jnp.result_type(x.dtype, kernel.dtype)
+  zero = jnp.zeros((), x.dtype)
+  rows = []
+  for i0h, th, eh in phases_h:
+    row = []
+    for i0w, tw, ew in phases_w:
+      if th == 0 or tw == 0:
+        # Stride larger than the kernel: this phase sees no kernel tap.
+        row.append(jnp.zeros((n, q_h, q_w, c_out), out_dtype))
+        continue
+      # Pad (or crop) so that phase row q, tap t reads x[q + t + e].
+      cfg = ((0, 0, 0), (-eh, q_h + th - 1 - h + eh, 0), (-ew, q_w + tw - 1 - w + ew, 0), (0, 0, 0))
+      row.append(_corr(lax.pad(x, zero, cfg), kernel[i0h::sh, i0w::sw], precision, preferred_element_type))
+    rows.append(jnp.stack(row, axis=3))
+  y = jnp.stack(rows, axis=2).reshape(n, q_h * sh, q_w * sw, c_out)
+  return y[:, :out_h, :out_w, :]
+
+
+def _fused_taps(k, s, phases):
+  """Offset of the fused kernel's first row, its height U and tap index table (U, s).
+
+  Entry ``[u, r]`` is the kernel row that phase ``r`` applies at fused row
+  ``u``, or ``k`` (a zero row appended to the kernel) where it applies none.
+  """
+  live = [(i0, t, e) for i0, t, e in phases if t > 0]
+  e_min = min(e for _, _, e in live)
+  e_max = max(e + t - 1 for _, t, e in live)
+  u_len = e_max - e_min + 1
+  table = np.full((u_len, s), k, dtype=np.int32)
+  for r, (i0, t, e) in enumerate(phases):
+    for j in range(t):
+      table[e - e_min + j, r] = i0 + s * j
+  return e_min, u_len, table
+
+
+def conv_transpose_subpixel_fused(x, kernel, strides, padding: Padding, *, precision=None,
+                                  preferred_element_type=None):
+  """Same function as ``conv_transpose_xla``: all output phases in one stride-1 convolution.
+
+  Arguments and result as ``conv_transpose_subpixel``.
+  """
+  n, h, w, c_in = x.shape
+  kh, kw, _, c_out = kernel.shape
+  sh, sw = strides
+  (plo_h, phi_h), (plo_w, phi_w) = conv_transpose_padding((kh, kw), (sh, sw), padding)
+  out_h, q_h, phases_h = _phase_plan(h, kh, sh, plo_h, phi_h)
+  out_w, q_w, phases_w = _phase_plan(w, kw, sw, plo_w, phi_w)
+  if all(t == 0 for _, t, _ in phases_h) or all(t == 0 for _, t, _ in phases_w):
+    raise ValueError("a transposed convolution whose output reads no kernel tap is not supported")
+  eh, uh, table_h = _fused_taps(kh, sh, phases_h)
+  ew, uw, table_w = _fused_taps(kw, sw, phases_w)
+  kp = jnp.pad(kernel, ((0, 1), (0, 1), (0, 0), (0, 0)))
+  # (uh, uw, sh, sw, C_in, C_out) -> (uh, uw, C_in, sh*sw*C_out), channel order (rh, rw, c).
+  kf = kp[table_h[:, None, :, None], table_w[None, :, None, :]]
+  kf = kf.transpose(0, 1, 4, 2, 3, 5).reshape(uh, uw, c_in, sh * sw * c_out)
+  cfg = ((0, 0, 0), (-eh, q_h + uh - 1 - h + eh, 0), (-ew, q_w + uw - 1 - w + ew, 0), (0, 0, 0))
+  y = _corr(lax.pad(x, jnp.zeros((), x.dtype), cfg), kf, precision, preferred_element_type)
+  return _interleave(y, sh, sw, c_out)[:, :out_h, :out_w, :]
+
+
+CONV_METHODS = {"xla": conv_xla, "space_to_depth": conv_space_to_depth}
+CONV_TRANSPOSE_METHODS = {
+    "xla": conv_transpose_xla,
+    "subpixel": conv_transpose_subpixel,
+    "subpixel_fused": conv_transpose_subpixel_fused,
+}
+
+
+def check_method(table, method):
+  if method not in table:
+    raise ValueError(f"unknown method {method!r}; choose one of {sorted(table)}")
+  return table[method]
+
+
+__all__ = [
+    "conv_xla", "conv_space_to_depth", "conv_transpose_xla", "conv_transpose_subpixel",
+    "conv_transpose_subpixel_fused", "conv_padding", "conv_transpose_padding",
+]
