@@ -136,6 +136,9 @@ class CheckpointManager:
   def save(self, state: TrainState, *, data_seed: int | None = None, force: bool = True) -> int:
     """Saves ``state`` under its step and waits until it is on disk; returns the step."""
     step = int(state.step)
+    if step in self.all_steps():
+      # Saving the same step again (a resumed run that stops before its next save) is a no-op.
+      return step
     items = {name: ocp.args.StandardSave(tree) for name, tree in _nested_items(state).items()}
     items["meta"] = ocp.args.StandardSave(_meta(state))
     info = {
@@ -143,11 +146,10 @@ class CheckpointManager:
         "data_seed": None if data_seed is None else int(data_seed),
         "key_impl": str(jax.random.key_impl(state.key)),
         "items": sorted(items),
+        # Which networks keep an EMA, so that sampling can restore it without the training code.
+        "ema_networks": sorted(state.ema),
     }
     items["info"] = ocp.args.JsonSave(info)
-    if step in self.all_steps():
-      # Saving the same step again (a resumed run that stops before its next save) is a no-op.
-      return step
     self._manager.save(step, args=ocp.args.Composite(**items), force=force)
     self._manager.wait_until_finished()
     return step
@@ -165,7 +167,7 @@ class CheckpointManager:
     return step
 
   def info(self, step: int | None = None) -> dict[str, Any]:
-    """The JSON record of a checkpoint (step, data_seed, key_impl, items)."""
+    """The JSON record of a checkpoint (step, data_seed, key_impl, items, ema_networks)."""
     step = self._step_or_latest(step)
     return self._manager.restore(step, args=ocp.args.Composite(info=ocp.args.JsonRestore()))["info"]
 

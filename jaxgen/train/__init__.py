@@ -1,5 +1,7 @@
 """Training shared by every jaxgen model: state, pure steps, data order, host loop."""
 
+from jaxgen.train._checks import check_config
+from jaxgen.train._checks import check_data
 from jaxgen.train._data_order import batch_indices
 from jaxgen.train._data_order import steps_per_epoch
 from jaxgen.train._gan import GAN_LOSSES
@@ -35,6 +37,8 @@ __all__ = [
     "TrainingInterrupted",
     "Update",
     "batch_indices",
+    "check_config",
+    "check_data",
     "data_mesh",
     "data_seed_of",
     "every",

@@ -300,6 +300,8 @@ def run_training(
 
     step_fn = make_train_step(graphdefs, optimizers, updates, ema_decay=ema_decay, skip_nonfinite=skip_nonfinite)
     multi = make_multi_step(step_fn)
+    if skip_nonfinite:
+      multi = _record_applied_updates_only(multi)
     data = jax.device_put(data)
 
     stopper = _Stopper()
@@ -312,6 +314,9 @@ def run_training(
     def checkpoint_hook(s, step, _metrics):
       if step // checkpoint_every > last_saved["step"] // checkpoint_every or step >= num_steps:
         save(s)
+
+    # Last, so that the caller's hooks have seen the chunk (and may have sent the signal).
+    def stop_hook(s, step, _metrics):
       if stopper.signum is not None:
         if last_saved["step"] != step:
           save(s)
@@ -328,7 +333,7 @@ def run_training(
           multi, state, data,
           num_steps=num_steps, batch_shape=batch_shape, data_seed=data_seed,
           steps_per_call=steps_per_call, metrics_path=metrics_path,
-          hooks=[checkpoint_hook, *hooks], progress=progress, description=description,
+          hooks=[checkpoint_hook, *hooks, stop_hook], progress=progress, description=description,
       )
     except NonFiniteError as e:
       kept = manager.latest_step()
@@ -345,6 +350,37 @@ def run_training(
     manager.close()
   _save_loss_curves(workdir, metrics_path)
   return graphdefs, state
+
+
+def _record_applied_updates_only(multi_step):
+  """Wraps a chunk so that skipped updates do not count in its loss and gradient-norm records.
+
+  With ``skip_nonfinite`` a skipped update still reports its non-finite loss,
+  which the host loop's guard would stop on. Each skipped step's
+  ``loss/<net>`` and ``grad_norm/<net>`` are replaced by the mean over the
+  chunk's applied updates, so the chunk's recorded mean is the mean over the
+  updates that were applied (and ``skipped/<net>`` the fraction skipped). A
+  chunk in which every update of a network was skipped keeps its non-finite
+  values: the guard then stops the run, which has stopped learning.
+  """
+
+  def run(state, data, indices):
+    state, metrics = multi_step(state, data, indices)
+    metrics = {name: np.asarray(v) for name, v in jax.device_get(metrics).items()}
+    for name in [n for n in metrics if n.startswith("skipped/")]:
+      network = name.split("/", 1)[1]
+      skipped = metrics[name] > 0
+      if not skipped.any() or skipped.all():
+        continue
+      for prefix in ("loss/", "grad_norm/"):
+        key = prefix + network
+        if key in metrics:
+          values = metrics[key].copy()
+          values[skipped] = values[~skipped].mean()
+          metrics[key] = values
+    return state, metrics
+
+  return run
 
 
 def _save_loss_curves(workdir: str, metrics_path: str) -> None:

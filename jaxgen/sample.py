@@ -1,0 +1,183 @@
+"""Samples from a saved run, without the dataset or the training code.
+
+    python -m jaxgen.sample --workdir RUN [--num 64] [--seed S] [--out grid.png]
+        [--step N] [--no_ema] [--batch_size 256] [--save_npy samples.npy]
+
+The networks are rebuilt from ``RUN/config.json`` through the model registry
+(``config.model.name``), and only their parameters, other state (BatchNorm
+statistics) and EMA weights are read from the checkpoint. Samples are drawn
+``--batch_size`` at a time with the family's registered ``sample`` function;
+images (N, H, W, C) go to a PNG grid, 2-D points to a scatter plot. With
+``--save_npy`` every sample is written to a memory-mapped ``.npy``, so a large
+``--num`` needs memory for one batch and the grid only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import os
+import sys
+from typing import Any
+
+import jax
+import numpy as np
+from flax import nnx
+
+
+class SampleError(ValueError):
+  """A run cannot be sampled from (missing workdir, config or checkpoint)."""
+
+
+def load_config(workdir: str | os.PathLike):
+  """The ConfigDict saved in ``workdir/config.json`` by :func:`jaxgen.train.run_training`."""
+  import ml_collections
+
+  workdir = os.fspath(workdir)
+  if not os.path.isdir(workdir):
+    raise SampleError(f"no workdir {workdir}: pass the --workdir of a training run")
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    raise SampleError(f"no config.json in {workdir}: it is written by train.run_training; pass the run's workdir")
+  with open(path) as f:
+    config = json.load(f)
+  if not isinstance(config, dict) or not isinstance(config.get("model"), dict) or "name" not in config["model"]:
+    raise SampleError(f"{path} has no model.name: the config must name a registered model family")
+  return ml_collections.ConfigDict(config)
+
+
+def load_models(
+    workdir: str | os.PathLike, *, step: int | None = None, use_ema: bool = True
+) -> tuple[dict[str, nnx.Module], Any, int]:
+  """Rebuilds a run's networks from its config and latest (or ``step``) checkpoint.
+
+  Args:
+    workdir: the run's directory.
+    step: checkpoint step; default the latest.
+    use_ema: use the EMA parameters of the networks that keep one.
+
+  Returns:
+    ``(models, config, step)``: network name -> NNX module, the config, and
+    the checkpoint step read.
+  """
+  from jaxgen import checkpoint
+  from jaxgen.models import _registry
+  from jaxgen.train import _state
+
+  config = load_config(workdir)
+  importlib.import_module("jaxgen.models")  # the families register themselves on import
+  models = _registry.build_models(config, nnx.Rngs(0))
+  graphdefs, params, rest = _state.split_models(models)
+  ckpt_dir = os.path.join(os.fspath(workdir), "checkpoints")
+  if checkpoint.latest_step(ckpt_dir) is None:
+    raise SampleError(f"no checkpoint in {ckpt_dir}: train the run first (or pass another --workdir)")
+  with checkpoint.CheckpointManager(ckpt_dir, max_to_keep=None, create=False) as mngr:
+    try:
+      info = mngr.info(step)
+    except checkpoint.CheckpointNotFoundError as e:
+      raise SampleError(str(e)) from None
+    ema_networks = [n for n in info.get("ema_networks", []) if n in params] if use_ema else []
+    templates = {"params": params, "rest": rest, "ema": {n: params[n] for n in ema_networks}}
+    parts = mngr.restore_items(templates, step=info["step"])
+  state = _state.TrainState(
+      step=np.int32(info["step"]), key=None, params=parts["params"], rest=parts["rest"], opt_state={},
+      ema=parts["ema"],
+  )
+  return _state.merge_models(graphdefs, state, use_ema=use_ema), config, int(info["step"])
+
+
+def draw_samples(
+    models: dict[str, nnx.Module],
+    config,
+    *,
+    num: int,
+    key: jax.Array,
+    batch_size: int = 256,
+    out: np.ndarray | None = None,
+    keep: int | None = None,
+) -> np.ndarray:
+  """Draws ``num`` samples ``batch_size`` at a time with the registered ``sample`` function.
+
+  Batch ``i`` uses ``fold_in(key, i)``. Samples go to ``out`` (e.g. a
+  memory-mapped array) when given; the first ``keep`` (default all) are
+  returned.
+  """
+  from jaxgen.models import _registry
+
+  if num < 1:
+    raise ValueError(f"--num must be >= 1, got {num}")
+  if batch_size < 1:
+    raise ValueError(f"--batch_size must be >= 1, got {batch_size}")
+  spec = _registry.get_model_spec(config.model.name)
+  if spec.sample is None:
+    raise SampleError(f"model '{spec.name}' registered no sample function: it cannot be sampled from")
+  keep = num if keep is None else min(keep, num)
+  kept = []
+  done = 0
+  for i in range(math.ceil(num / batch_size)):
+    n = min(batch_size, num - done)
+    batch = np.asarray(spec.sample(models, jax.random.fold_in(key, i), n, config))
+    if batch.shape[0] != n:
+      raise SampleError(f"sample() of '{spec.name}' returned {batch.shape[0]} samples, {n} asked")
+    if out is not None:
+      out[done : done + n] = batch
+    if done < keep:
+      kept.append(batch[: keep - done])
+    done += n
+  return np.concatenate(kept)
+
+
+def save_samples_figure(path: str, samples: np.ndarray, *, title: str = "") -> str:
+  """A PNG grid for images (N, H, W, C) or a scatter plot for points (N, 2)."""
+  from jaxgen import plot
+
+  if samples.ndim == 4:
+    return plot.save_image_grid(path, np.clip(samples, 0.0, 1.0), ncol=math.ceil(math.sqrt(len(samples))))
+  if samples.ndim == 2 and samples.shape[1] == 2:
+    return plot.save_scatter(path, {"samples": samples}, title=title)
+  raise SampleError(
+      f"samples of shape {samples.shape} are neither images (N, H, W, C) nor 2-D points (N, 2): use --save_npy"
+  )
+
+
+def main(argv: list[str] | None = None) -> int:
+  parser = argparse.ArgumentParser(prog="python -m jaxgen.sample", description=__doc__.split("\n\n")[0])
+  parser.add_argument("--workdir", required=True, help="directory of a training run")
+  parser.add_argument("--num", type=int, default=64, help="number of samples")
+  parser.add_argument("--seed", type=int, default=0, help="seed of the samples")
+  parser.add_argument("--out", default=None, help="PNG path (default WORKDIR/samples_step<N>.png)")
+  parser.add_argument("--step", type=int, default=None, help="checkpoint step (default the latest)")
+  parser.add_argument("--no_ema", action="store_true", help="use the raw parameters, not their EMA")
+  parser.add_argument("--batch_size", type=int, default=256, help="samples drawn per call")
+  parser.add_argument("--max_grid", type=int, default=1024, help="at most this many samples in the figure")
+  parser.add_argument("--save_npy", default=None, help="also write all samples to this .npy file")
+  args = parser.parse_args(argv)
+  try:
+    if args.num < 1:
+      raise SampleError(f"--num must be >= 1, got {args.num}")
+    if args.batch_size < 1 or args.max_grid < 1:
+      raise SampleError("--batch_size and --max_grid must be >= 1")
+    models, config, step = load_models(args.workdir, step=args.step, use_ema=not args.no_ema)
+    key = jax.random.key(args.seed)
+    out = None
+    if args.save_npy:
+      # Shape and dtype from one sample, then every batch written straight to disk.
+      probe = draw_samples(models, config, num=1, key=jax.random.key(0), batch_size=1)
+      out = np.lib.format.open_memmap(args.save_npy, mode="w+", dtype=probe.dtype, shape=(args.num, *probe.shape[1:]))
+    grid = draw_samples(models, config, num=args.num, key=key, batch_size=args.batch_size, out=out, keep=args.max_grid)
+    if out is not None:
+      out.flush()
+      del out
+    path = args.out or os.path.join(args.workdir, f"samples_step{step}.png")
+    save_samples_figure(path, grid, title=f"{config.model.name}, step {step}")
+  except (SampleError, ValueError) as e:
+    print(f"jaxgen.sample: {e}", file=sys.stderr)
+    return 2
+  print(f"wrote {path}" + (f" and {args.save_npy}" if args.save_npy else ""))
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
