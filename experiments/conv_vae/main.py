@@ -1,0 +1,29 @@
+"""Trains the convolutional VAE; see config.py for the presets, commands and expected results.
+
+  python -m experiments.conv_vae.main --workdir=/tmp/conv_vae_digits
+  python -m experiments.conv_vae.main --config=experiments/conv_vae/config.py:binarized_mnist \
+      --data_dir=/path/to/binarized_mnist --workdir=/tmp/conv_vae_bmnist
+"""
+
+import json
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from experiments.vae import train as vae_train
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file("config", "experiments/conv_vae/config.py", "Config file (optionally :preset).", lock_config=False)
+flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics, pictures and results.json.", required=True)
+flags.DEFINE_string("data_dir", None, "Folder with local data files or tfds data (not needed for digits).")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  results = vae_train.train_and_evaluate(FLAGS.config, FLAGS.workdir, FLAGS.data_dir)
+  print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+  app.run(main)

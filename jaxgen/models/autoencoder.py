@@ -1,0 +1,116 @@
+"""The chapter's autoencoder: it compresses and reconstructs, but cannot generate.
+
+Encoder Linear(784, 256), ReLU, Linear(256, 20), ReLU; decoder Linear(20, 256),
+ReLU, Linear(256, 784), Sigmoid. Nothing ties its codes to a known
+distribution, so there is no p(z) to draw new codes from: that is why the
+chapter moves on to the VAE, and why the registry gives it no sampler.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from jaxgen.models._latent import check_image_shape, config_from_mapping
+from jaxgen.models._registry import register_model
+
+
+@dataclasses.dataclass(frozen=True)
+class AutoencoderConfig:
+  """Sizes of the autoencoder; the defaults are the chapter's (784-256-20).
+
+  Attributes:
+    image_shape: (H, W, C) of the images; the input layer has H * W * C units.
+    hidden_dim: width of the hidden layer of encoder and decoder.
+    latent_dim: size of the code z.
+  """
+
+  image_shape: tuple[int, int, int] = (28, 28, 1)
+  hidden_dim: int = 256
+  latent_dim: int = 20
+
+  def __post_init__(self):
+    object.__setattr__(self, "image_shape", check_image_shape(self.image_shape))
+    if self.hidden_dim < 1 or self.latent_dim < 1:
+      raise ValueError(f"hidden_dim and latent_dim must be positive, got {self.hidden_dim}, {self.latent_dim}.")
+
+
+class Autoencoder(nnx.Module):
+  """x -> z = encode(x) -> x_hat = decode(z), images ``(B, H, W, C)`` in [0, 1].
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> ae = Autoencoder(AutoencoderConfig(image_shape=(8, 8, 1), hidden_dim=16, latent_dim=2), rngs=nnx.Rngs(0))
+    >>> ae(jnp.zeros((3, 8, 8, 1))).shape
+    (3, 8, 8, 1)
+  """
+
+  def __init__(self, config: AutoencoderConfig, *, rngs: nnx.Rngs):
+    self.config = config
+    self.image_shape = config.image_shape
+    self.latent_dim = config.latent_dim
+    d = math.prod(config.image_shape)
+    self.enc_hidden = nnx.Linear(d, config.hidden_dim, rngs=rngs)
+    self.enc_code = nnx.Linear(config.hidden_dim, config.latent_dim, rngs=rngs)
+    self.dec_hidden = nnx.Linear(config.latent_dim, config.hidden_dim, rngs=rngs)
+    self.dec_out = nnx.Linear(config.hidden_dim, d, rngs=rngs)
+
+  def encode(self, x: jax.Array) -> jax.Array:
+    """Codes ``(B, latent_dim)``; the final ReLU (as in the chapter) makes them >= 0."""
+    h = jax.nn.relu(self.enc_hidden(x.reshape((x.shape[0], -1))))
+    return jax.nn.relu(self.enc_code(h))
+
+  def decode_logits(self, z: jax.Array) -> jax.Array:
+    """Pre-sigmoid outputs ``(B, H, W, C)``: the stable input of a cross-entropy loss."""
+    h = jax.nn.relu(self.dec_hidden(z))
+    return self.dec_out(h).reshape((z.shape[0], *self.image_shape))
+
+  def decode(self, z: jax.Array) -> jax.Array:
+    """Reconstructions ``(B, H, W, C)`` in [0, 1] (the chapter's Sigmoid output layer)."""
+    return jax.nn.sigmoid(self.decode_logits(z))
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    return self.decode(self.encode(x))
+
+  def reconstruct(self, x: jax.Array, key: jax.Array | None = None) -> jax.Array:
+    """decode(encode(x)); ``key`` is accepted for symmetry with the VAEs and unused (deterministic)."""
+    del key
+    return self(x)
+
+
+def build(config, rngs: nnx.Rngs) -> dict[str, nnx.Module]:
+  """Registry builder: ``{"autoencoder": Autoencoder}`` from ``config.model``."""
+  return {"autoencoder": Autoencoder(config_from_mapping(AutoencoderConfig, config.model), rngs=rngs)}
+
+
+# No sampler: an autoencoder has no prior over codes, so it cannot generate.
+register_model("autoencoder", build, None)
+
+
+def reconstruction_loss(x: jax.Array, logits: jax.Array, kind: str = "mse") -> jax.Array:
+  r"""Per-example reconstruction loss of the autoencoder.
+
+  * ``"mse"``: mean over pixels of (x - sigmoid(logits))^2.
+  * ``"bce"``: mean over pixels of -[x log sigmoid(l) + (1 - x) log sigmoid(-l)],
+    computed as softplus terms from the logits so that no probability is clipped.
+
+  Args:
+    x: target images ``(B, H, W, C)`` in [0, 1].
+    logits: decoder pre-sigmoid outputs, same shape.
+    kind: "mse" or "bce".
+
+  Returns:
+    ``(B,)`` losses.
+  """
+  if kind == "mse":
+    per_pixel = jnp.square(x - jax.nn.sigmoid(logits))
+  elif kind == "bce":
+    per_pixel = x * jax.nn.softplus(-logits) + (1.0 - x) * jax.nn.softplus(logits)
+  else:
+    raise ValueError(f"unknown autoencoder loss {kind!r}; choose 'mse' or 'bce'.")
+  return jnp.mean(per_pixel, axis=(-3, -2, -1))
