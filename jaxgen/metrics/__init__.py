@@ -7,3 +7,6 @@ from jaxgen.metrics._modes import GaussianMixture2D
 from jaxgen.metrics._modes import grid_modes
 from jaxgen.metrics._modes import mode_metrics
 from jaxgen.metrics._modes import ring_modes
+from jaxgen.metrics._likelihood import LatentVariableModel
+from jaxgen.metrics._likelihood import evaluate_elbo
+from jaxgen.metrics._likelihood import iwae_log_likelihood
