@@ -1,0 +1,164 @@
+"""The benchmarked train steps: each model of jaxgen with its objective and optimizer.
+
+Every case fixes the sizes and the optimizer once (:data:`HPARAMS`), so the
+PyTorch peer (``benchmarks/peers/torch_models.py``) builds the same layers and
+the same Adam from the same numbers. The data are synthetic with the shapes and
+ranges of the real ones (MNIST 28x28x1 in [0, 1], DCGAN's [-1, 1], the 2-D
+ring): throughput does not depend on pixel values, and the benchmark then needs
+no download.
+
+A model whose module has not landed in ``jaxgen.models`` yet is skipped with
+the import error as the reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+import optax
+from flax import nnx
+
+# Sizes and optimizers, shared with the PyTorch peers.
+HPARAMS: dict[str, dict[str, Any]] = {
+    # The chapter's autoencoder 784-256-20, MSE of the sigmoid outputs.
+    "ae": dict(image_shape=(28, 28, 1), hidden_dim=256, latent_dim=20, lr=1e-3, b1=0.9, b2=0.999),
+    # The Flax VAE example: 784-500-20 ReLU MLP, Bernoulli decoder, Adam 1e-3.
+    "vae": dict(image_shape=(28, 28, 1), hidden_dim=500, latent_dim=20, lr=1e-3, b1=0.9, b2=0.999),
+    # Conv VAE defaults: 3x3 stride-2 convs 1->32->64 (28->14->7), dense to z=16, transposed convs back.
+    "conv_vae": dict(
+        image_shape=(28, 28, 1), channels=(32, 64), kernel_size=3, latent_dim=16, lr=1e-3, b1=0.9, b2=0.999
+    ),
+    # Goodfellow et al. 2014 MNIST: G 100-1200-1200-784, D maxout 240x5 twice with dropout.
+    "gan_mlp": dict(
+        image_shape=(28, 28, 1), latent_dim=100, generator_features=(1200, 1200), discriminator_units=(240, 240),
+        discriminator_pieces=5, input_keep=0.8, hidden_keep=0.5, lr=2e-4, b1=0.5, b2=0.999,
+    ),
+    # DCGAN at 28x28x1: features 64, 5x5 kernels, G 100 -> 7x7x256 -> 14x14x128 -> 28x28x1,
+    # D 28x28x1 -> 14x14x64 -> 7x7x128 -> 1.
+    "dcgan": dict(image_shape=(28, 28, 1), latent_dim=100, features=64, kernel_size=5, lr=2e-4, b1=0.5, b2=0.999),
+    # PacGAN 2-D: G 2 -> 4 x (400, BN, ReLU) -> 2; D 3 maxout layers 200 x 5; Adam 1e-4, beta1 0.8.
+    "toy_gan": dict(
+        latent_dim=2, data_dim=2, generator_hidden=400, generator_layers=4, discriminator_hidden=200,
+        discriminator_layers=3, maxout_pieces=5, lr=1e-4, b1=0.8, b2=0.999,
+    ),
+}
+
+MODEL_NAMES = tuple(HPARAMS)
+
+
+@dataclasses.dataclass
+class JaxSetup:
+  """What the harness needs to time one model's train step.
+
+  Attributes:
+    step: pure ``step(state, batch) -> (state, metrics)``.
+    state: the initial :class:`jaxgen.train.TrainState`.
+    data: dict of host arrays, leading axis = examples.
+    examples_per_step: real examples consumed by one step (the batch size).
+  """
+
+  step: Callable
+  state: Any
+  data: dict[str, np.ndarray]
+  examples_per_step: int
+
+
+def synthetic_data(name: str, num: int, seed: int = 0) -> dict[str, np.ndarray]:
+  """Host arrays shaped like the model's training data (key 'image' or 'x')."""
+  hp = HPARAMS[name]
+  rng = np.random.default_rng(seed)
+  if name == "toy_gan":
+    # The ring of 8 Gaussians (std 0.01) of the PacGAN experiments.
+    angles = 2 * np.pi * rng.integers(0, 8, num) / 8
+    x = np.stack([np.cos(angles), np.sin(angles)], 1) + 0.01 * rng.normal(size=(num, 2))
+    return {"x": x.astype(np.float32)}
+  images = rng.uniform(size=(num, *hp["image_shape"])).astype(np.float32)
+  if name == "dcgan":
+    return {"x": 2.0 * images - 1.0}
+  if name in ("gan_mlp",):
+    return {"x": images}
+  return {"image": images}
+
+
+def build_modules(name: str, rngs: nnx.Rngs) -> dict[str, nnx.Module]:
+  """The jaxgen networks of case ``name`` (raises ImportError when the model has not landed)."""
+  hp = HPARAMS[name]
+  if name == "ae":
+    from jaxgen.models.autoencoder import Autoencoder, AutoencoderConfig
+
+    cfg = AutoencoderConfig(image_shape=hp["image_shape"], hidden_dim=hp["hidden_dim"], latent_dim=hp["latent_dim"])
+    return {"autoencoder": Autoencoder(cfg, rngs=rngs)}
+  if name == "vae":
+    from jaxgen.models.vae import VAE, VAEConfig
+
+    cfg = VAEConfig(image_shape=hp["image_shape"], hidden_sizes=(hp["hidden_dim"],), latent_dim=hp["latent_dim"])
+    return {"vae": VAE(cfg, rngs=rngs)}
+  if name == "conv_vae":
+    from jaxgen.models.conv_vae import ConvVAE, ConvVAEConfig
+
+    cfg = ConvVAEConfig(
+        image_shape=hp["image_shape"], channels=hp["channels"], kernel_size=hp["kernel_size"],
+        latent_dim=hp["latent_dim"],
+    )
+    return {"vae": ConvVAE(cfg, rngs=rngs)}
+  if name == "gan_mlp":
+    from jaxgen.models.gan_mlp import GANMLPConfig, MaxoutDiscriminator, MLPGenerator
+
+    cfg = GANMLPConfig(
+        image_shape=hp["image_shape"], latent_dim=hp["latent_dim"], generator_features=hp["generator_features"],
+        discriminator_units=hp["discriminator_units"], discriminator_pieces=hp["discriminator_pieces"],
+        input_keep=hp["input_keep"], hidden_keep=hp["hidden_keep"],
+    )
+    return {"generator": MLPGenerator(cfg, rngs=rngs), "discriminator": MaxoutDiscriminator(cfg, rngs=rngs)}
+  if name == "dcgan":
+    from jaxgen.models.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
+
+    cfg = DCGANConfig(
+        image_shape=hp["image_shape"], latent_dim=hp["latent_dim"], features=hp["features"],
+        kernel_size=hp["kernel_size"],
+    )
+    return {"generator": DCGANGenerator(cfg, rngs=rngs), "discriminator": DCGANDiscriminator(cfg, rngs=rngs)}
+  if name == "toy_gan":
+    from jaxgen.models.toy_gan import ToyDiscriminator, ToyGANConfig, ToyGenerator
+
+    fields = {f.name for f in dataclasses.fields(ToyGANConfig)}
+    cfg = ToyGANConfig(**{k: v for k, v in hp.items() if k in fields})
+    return {"generator": ToyGenerator(cfg, rngs=rngs), "discriminator": ToyDiscriminator(cfg, rngs=rngs)}
+  raise ValueError(f"unknown model '{name}'; known: {', '.join(MODEL_NAMES)}")
+
+
+def _updates(name: str):
+  from jaxgen import train
+
+  if name == "ae":
+    from jaxgen.models.vae_objectives import autoencoder_objective
+
+    return [train.Update("autoencoder", autoencoder_objective(loss="mse"))]
+  if name in ("vae", "conv_vae"):
+    from jaxgen.models.vae_objectives import negative_elbo_objective
+
+    return [train.Update("vae", negative_elbo_objective())]
+  # Every GAN: one discriminator update, then one generator update, non-saturating loss.
+  return train.gan_updates(loss="non_saturating", k=1, latent_dim=HPARAMS[name]["latent_dim"])
+
+
+def build_jax(name: str, batch_size: int, num_examples: int) -> JaxSetup:
+  """The jaxgen train step of case ``name`` with Adam on every network, on synthetic data."""
+  from jaxgen import train
+
+  hp = HPARAMS[name]
+  models = build_modules(name, nnx.Rngs(0))
+  optimizers = {network: optax.adam(hp["lr"], b1=hp["b1"], b2=hp["b2"]) for network in models}
+  graphdefs, state = train.init_train_state(models, optimizers, jax.random.key(0))
+  step = train.make_train_step(graphdefs, optimizers, _updates(name))
+  return JaxSetup(step, state, synthetic_data(name, num_examples), batch_size)
+
+
+def num_parameters(params) -> int:
+  """Number of scalars in a pytree of parameters (arrays or shape structs)."""
+  return sum(math.prod(x.shape) for x in jax.tree.leaves(params))

@@ -1,0 +1,248 @@
+"""Timing machinery of the step benchmark: compile apart, windows after warm-up, interleaving.
+
+* **Compile apart.** A jaxgen chunk is lowered (trace) and compiled ahead of
+  time (``.lower(...).compile()``), both timed; steady state then calls the
+  compiled executable, so no window ever includes compilation. PyTorch's
+  ``torch.compile`` time is its first call minus an eager step.
+* **Windows.** Throughput is measured over windows of whole steps ended by
+  ``jax.block_until_ready`` (for PyTorch on GPU, ``torch.cuda.synchronize``);
+  each framework's window holds as many steps as take about ``window_s``
+  seconds by a warm-up estimate, so fast and slow models are timed alike.
+* **Interleaved rounds.** A round runs one window of every contender (jaxgen
+  K-step scan, jaxgen one step per dispatch, PyTorch eager, ``torch.compile``)
+  in turn; the reported figure is the median over rounds with the min and
+  max, so a burst of load from other processes hits every contender alike.
+* **FLOPs** of one step come from XLA's cost analysis of the one-step program
+  (the analysis of a ``scan`` counts its body once, not K times).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+
+from jaxgen import train
+
+
+def summarize(samples: list[float]) -> dict[str, Any]:
+  """Median, min, max and the samples of a list of rates."""
+  return {
+      "median": statistics.median(samples),
+      "min": min(samples),
+      "max": max(samples),
+      "samples": list(samples),
+  }
+
+
+def steps_per_window(seconds_per_step: float, window_s: float, max_steps: int, min_steps: int = 1) -> int:
+  """Whole steps filling about ``window_s`` seconds, clamped to [min_steps, max_steps]."""
+  return int(min(max_steps, max(min_steps, round(window_s / max(seconds_per_step, 1e-9)))))
+
+
+@dataclasses.dataclass
+class Contender:
+  """One way of running a model's step, timed window by window.
+
+  Attributes:
+    name: label in the table and JSON ("jaxgen_scan", "torch_eager", ...).
+    run_window: runs one window and returns ``(steps, seconds)``.
+    info: what was measured before steady state (compile times, K, ...).
+  """
+
+  name: str
+  run_window: Callable[[], tuple[int, float]]
+  info: dict[str, Any]
+  rates: list[float] = dataclasses.field(default_factory=list)
+
+  def measure(self) -> None:
+    steps, seconds = self.run_window()
+    self.rates.append(steps / seconds)
+
+
+class JaxChunks:
+  """A jaxgen step compiled through :class:`jaxgen.train.DataParallel` for K steps per dispatch.
+
+  The state is donated chunk to chunk, exactly as :func:`jaxgen.train.fit`
+  does; the index arrays of the windows are drawn and placed on the devices
+  before timing.
+  """
+
+  def __init__(self, setup, dp: train.DataParallel, batch_size: int):
+    self.setup, self.dp, self.batch_size = setup, dp, batch_size
+    self.multi = dp.compile(train.make_multi_step(setup.step))
+    self.state = dp.put_state(setup.state)
+    self.data = dp.put_data(setup.data)
+    self.num_examples = next(iter(setup.data.values())).shape[0]
+    self._next_step = 0
+
+  def indices(self, k: int) -> jax.Array:
+    idx = train.batch_indices(0, self._next_step, k, self.num_examples, (self.batch_size,))
+    self._next_step += k
+    return self.dp.put_indices(idx)
+
+  def compile(self, k: int) -> tuple[Callable, dict[str, float]]:
+    """AOT-compiles the K-step chunk; returns it and its trace and compile seconds."""
+    idx = self.indices(k)
+    t0 = time.perf_counter()
+    lowered = self.multi.lower(self.state, self.data, idx)
+    t1 = time.perf_counter()
+    compiled = lowered.compile()
+    t2 = time.perf_counter()
+    return compiled, {"trace_s": t1 - t0, "compile_s": t2 - t1}
+
+  def run(self, compiled, k: int, calls: int) -> tuple[int, float]:
+    """``calls`` dispatches of ``compiled`` (K steps each); returns (steps, seconds)."""
+    idxs = [self.indices(k) for _ in range(calls)]
+    jax.block_until_ready(idxs)
+    t0 = time.perf_counter()
+    for idx in idxs:
+      self.state, metrics = compiled(self.state, self.data, idx)
+    jax.block_until_ready((self.state, metrics))
+    return k * calls, time.perf_counter() - t0
+
+
+def compiled_flops(compiled) -> float | None:
+  """FLOPs of a compiled program from XLA's cost analysis (None where the backend gives none).
+
+  Applied to the one-step chunk: the analysis of a ``scan`` counts its body
+  once, so the K = 1 program gives the FLOPs of one step (and its gather).
+  """
+  try:
+    cost = compiled.cost_analysis()
+  except Exception:  # noqa: BLE001 - some backends do not implement cost analysis
+    return None
+  if isinstance(cost, (list, tuple)):  # older JAX: one dict per program
+    cost = cost[0] if cost else {}
+  flops = (cost or {}).get("flops")
+  return float(flops) if flops is not None and math.isfinite(flops) and flops > 0 else None
+
+
+def jax_contenders(setup, dp: train.DataParallel, batch_size: int, *, window_s: float, max_k: int,
+                   per_step: bool = True) -> tuple[list[Contender], dict[str, Any]]:
+  """The jaxgen contenders: K steps in one ``lax.scan`` dispatch, and one step per dispatch.
+
+  K is chosen from the warmed-up one-step time so that a chunk lasts about
+  ``window_s`` (at least 2 steps unless ``max_k`` is 1, at most ``max_k``).
+
+  Returns:
+    The contenders and an info dict: K, trace and compile seconds of both
+    programs, and ``flops_per_step`` from XLA's cost analysis.
+  """
+  chunks = JaxChunks(setup, dp, batch_size)
+  one, one_times = chunks.compile(1)
+  for _ in range(2):  # warm-up (first calls allocate and page in)
+    chunks.run(one, 1, 1)
+  steps, seconds = chunks.run(one, 1, 3)
+  k = steps_per_window(seconds / steps, window_s, max_k, min_steps=min(2, max_k))
+  scan, scan_times = (one, one_times) if k == 1 else chunks.compile(k)
+  chunks.run(scan, k, 1)  # warm-up
+  flops = compiled_flops(one)
+  if flops is not None and dp.num_shards > 1:
+    flops *= dp.num_shards  # XLA analyses the per-device program of the partitioned step
+  info = {"scan_steps": k, "one_step": one_times, "scan": scan_times, "flops_per_step": flops}
+  contenders = [Contender("jaxgen_scan", lambda: chunks.run(scan, k, 1), {"steps_per_dispatch": k, **scan_times})]
+  if per_step:
+    contenders.append(
+        Contender("jaxgen_step", lambda: chunks.run(one, 1, k), {"steps_per_dispatch": 1, **one_times})
+    )
+  return contenders, info
+
+
+def torch_contender(name: str, make_step: Callable[[], Callable], *, compiled: bool, window_s: float,
+                    max_steps: int, synchronize: Callable[[], None]) -> Contender:
+  """A PyTorch peer: first call timed (compile for ``torch.compile``), warm-up, then windows."""
+  step = make_step()
+  t0 = time.perf_counter()
+  step()
+  synchronize()
+  first_s = time.perf_counter() - t0
+  for _ in range(2):
+    step()
+  synchronize()
+  t0 = time.perf_counter()
+  for _ in range(3):
+    step()
+  synchronize()
+  seconds_per_step = (time.perf_counter() - t0) / 3
+  n = steps_per_window(seconds_per_step, window_s, max_steps, min_steps=2)
+
+  def run_window():
+    t0 = time.perf_counter()
+    for _ in range(n):
+      step()
+    synchronize()
+    return n, time.perf_counter() - t0
+
+  info = {"first_call_s": first_s, "steps_per_window": n}
+  if compiled:
+    info["compile_s"] = max(first_s - seconds_per_step, 0.0)
+  return Contender(name, run_window, info)
+
+
+def interleave(contenders: list[Contender], rounds: int) -> None:
+  """Runs ``rounds`` rounds, each one window of every contender in turn."""
+  for _ in range(rounds):
+    for c in contenders:
+      c.measure()
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+  """A fixed-width text table of the result rows."""
+  head = ["model", "B", "dev", "compile s", "step/s scan(K)", "step/s 1/disp", "ex/s", "GFLOP/s", "%peak",
+          "torch eager", "torch comp", "x eager", "x comp"]
+
+  def fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+  lines = []
+  for r in rows:
+    jc = r["contenders"].get("jaxgen_scan", {})
+    js = r["contenders"].get("jaxgen_step", {})
+    te = r["contenders"].get("torch_eager", {})
+    tc = r["contenders"].get("torch_compile", {})
+    med = lambda c: c.get("steps_per_s", {}).get("median")
+    scan_s = f"{med(jc):.1f} ({jc.get('steps_per_dispatch')})" if med(jc) is not None else "-"
+    lines.append([
+        r["model"], str(r["batch_size"]), str(r["devices"]),
+        fmt(jc.get("compile_s"), ".2f"), scan_s, fmt(med(js), ".1f"),
+        fmt(med(jc) * r["batch_size"] if med(jc) else None, ".0f"),
+        fmt(r.get("flops_per_s") and r["flops_per_s"] / 1e9, ".1f"),
+        fmt(r.get("peak_fraction") and 100 * r["peak_fraction"], ".0f"),
+        fmt(med(te), ".1f"), fmt(med(tc), ".1f"),
+        fmt(r.get("ratio_torch_eager"), ".2f"), fmt(r.get("ratio_torch_compile"), ".2f"),
+    ])
+  widths = [max(len(h), *(len(l[i]) for l in lines)) if lines else len(h) for i, h in enumerate(head)]
+  out = ["  ".join(h.rjust(w) for h, w in zip(head, widths))]
+  out += ["  ".join(v.rjust(w) for v, w in zip(l, widths)) for l in lines]
+  return "\n".join(out)
+
+
+def result_row(model: str, batch_size: int, devices: int, peak: float | None, contenders: list[Contender],
+               extra: dict[str, Any]) -> dict[str, Any]:
+  """The JSON record of one (model, batch size, device count)."""
+  out = {"model": model, "batch_size": batch_size, "devices": devices, **extra}
+  flops = out.get("flops_per_step")
+  out["contenders"] = {}
+  for c in contenders:
+    stats = summarize(c.rates)
+    out["contenders"][c.name] = {
+        **c.info,
+        "steps_per_s": stats,
+        "examples_per_s": {k: (v * batch_size if k != "samples" else [s * batch_size for s in v])
+                           for k, v in stats.items()},
+    }
+  scan = out["contenders"].get("jaxgen_scan")
+  jax_rate = scan["steps_per_s"]["median"] if scan else None
+  out["flops_per_s"] = flops * jax_rate if flops and jax_rate else None
+  out["peak_fraction"] = out["flops_per_s"] / peak if out["flops_per_s"] and peak else None
+  for peer in ("torch_eager", "torch_compile"):
+    if jax_rate and peer in out["contenders"]:
+      out[f"ratio_{peer}"] = jax_rate / out["contenders"][peer]["steps_per_s"]["median"]
+  return out
+

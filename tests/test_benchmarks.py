@@ -1,0 +1,72 @@
+"""The step benchmark's entry point runs end to end (no timing is asserted: speed is not a unit test)."""
+
+import json
+
+import pytest
+from flax import nnx
+
+from benchmarks import _cases, step
+
+
+@pytest.fixture
+def tiny_toy_gan(monkeypatch):
+  # Narrow layers keep compilation (the bulk of this test) short; the peers read the same sizes.
+  hp = dict(_cases.HPARAMS["toy_gan"], generator_hidden=8, generator_layers=1, discriminator_hidden=8,
+            discriminator_layers=1, maxout_pieces=2)
+  monkeypatch.setitem(_cases.HPARAMS, "toy_gan", hp)
+
+
+def test_quick_run_writes_table_and_json(tiny_toy_gan, tmp_path, capsys):
+  out = tmp_path / "results.json"
+  peers = "eager" if _torch_available() else "none"
+  result = step.main(["--models", "toy_gan", "--batch_sizes", "8", "--devices", "1,2", "--quick",
+                      "--peers", peers, "--out", str(out)])
+  assert json.loads(out.read_text()) == json.loads(json.dumps(result))
+  meta = result["meta"]
+  assert meta["platform"] == "cpu" and meta["device_kind"] and meta["versions"]["jax"]
+  assert result["matmul_peak"]["flops_per_s"] > 0
+  rows = {r["devices"]: r for r in result["results"]}
+  assert sorted(rows) == [1, 2]
+  one = rows[1]
+  assert one["model"] == "toy_gan" and one["batch_size"] == 8
+  assert one["flops_per_step"] > 0 and 0 < one["peak_fraction"]
+  expected = {"jaxgen_scan", "jaxgen_step"} | ({"torch_eager"} if peers == "eager" else set())
+  assert set(one["contenders"]) == expected
+  for c in one["contenders"].values():
+    assert len(c["steps_per_s"]["samples"]) == 2
+    assert c["steps_per_s"]["min"] <= c["steps_per_s"]["median"] <= c["steps_per_s"]["max"]
+  assert one["contenders"]["jaxgen_scan"]["compile_s"] > 0
+  if peers == "eager":
+    assert one["ratio_torch_eager"] > 0
+  assert set(rows[2]["contenders"]) == {"jaxgen_scan"}  # scaling rows time jaxgen only
+  assert "toy_gan" in capsys.readouterr().out
+
+
+def test_model_lists_agree():
+  assert step.MODEL_NAMES == _cases.MODEL_NAMES
+
+
+def test_bad_arguments_are_rejected():
+  with pytest.raises(SystemExit):
+    step.parse_args(["--models", "nope"])
+  with pytest.raises(SystemExit):
+    step.parse_args(["--batch_sizes", "0"])
+
+
+@pytest.mark.skipif("not _torch_available()")
+@pytest.mark.parametrize("name", _cases.MODEL_NAMES)
+def test_peers_have_the_same_parameter_count(name):
+  from benchmarks.peers import torch_models
+
+  # Shapes only: nothing is initialized.
+  models = nnx.eval_shape(lambda: _cases.build_modules(name, nnx.Rngs(0)))
+  torch_count = sum(p.numel() for m in torch_models.build_models(name) for p in m.parameters())
+  assert torch_count == _cases.num_parameters(nnx.state(models, nnx.Param))
+
+
+def _torch_available() -> bool:
+  try:
+    import torch  # noqa: F401
+  except ImportError:
+    return False
+  return True
