@@ -180,10 +180,11 @@ class CheckpointManager:
     try:
       restored = self._manager.restore(step, args=ocp.args.Composite(**args))
     except (KeyError, ValueError) as e:
+      # orbax's own message (chained below) lists every differing path over many lines.
       raise ValueError(
-          f"checkpoint {step} in {self.directory} does not match the model being built ({e}): "
+          f"checkpoint {step} in {self.directory} does not match the model being built: "
           "use the config the run was started with, or a new workdir."
-      ) from None
+      ) from e
     parts = {name: _from_nested(getattr(template, name), restored[name]) for name in nested}
     key = jax.random.wrap_key_data(restored["meta"]["key_data"], impl=jax.random.key_impl(template.key))
     return template.replace(step=jnp.asarray(restored["meta"]["step"], template.step.dtype), key=key, **parts)

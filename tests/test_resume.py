@@ -84,12 +84,19 @@ def gan_uninterrupted(tmp_path_factory):
   return gan_run(tmp_path_factory.mktemp("gan_full"), 12)[1]
 
 
-def test_vae_resumed_equals_uninterrupted(tmp_path):
-  _, full = vae_run(tmp_path / "full", 12)
-  # Stop at step 7: not a multiple of the chunk (4) nor of the checkpoint period (4).
-  _, partial = vae_run(tmp_path / "cut", 7)
+@pytest.fixture(scope="module")
+def vae_uninterrupted(tmp_path_factory):
+  return vae_run(tmp_path_factory.mktemp("vae_full"), 12)[1]
+
+
+def test_vae_resumed_equals_uninterrupted(tmp_path, vae_uninterrupted):
+  full = vae_uninterrupted
+  # Stop at step 7, not a multiple of the uninterrupted run's chunks (4) nor of the checkpoint
+  # period (4). The interrupted run dispatches one step at a time (one compilation per run):
+  # how the steps are chunked must not change the result either.
+  vae_run(tmp_path / "cut", 7, steps_per_call=1)
   assert checkpoint.checkpoint_steps(tmp_path / "cut" / "checkpoints") == [4, 7]
-  _, resumed = vae_run(tmp_path / "cut", 12)
+  _, resumed = vae_run(tmp_path / "cut", 12, steps_per_call=1)
   _assert_states_equal(full, resumed)
   assert int(resumed.step) == 12 and int(resumed.rest["net"]["count"][...]) == 12
   # The resumed run redid no step twice in its record.
@@ -100,8 +107,9 @@ def test_vae_resumed_equals_uninterrupted(tmp_path):
 
 
 def test_gan_resumed_equals_uninterrupted(tmp_path, gan_uninterrupted):
-  gan_run(tmp_path, 5)
-  _, resumed = gan_run(tmp_path, 12)
+  gan_run(tmp_path, 5, steps_per_call=1)
+  assert checkpoint.checkpoint_steps(tmp_path / "checkpoints") == [4, 5]
+  _, resumed = gan_run(tmp_path, 12, steps_per_call=1)
   _assert_states_equal(gan_uninterrupted, resumed)
   # The EMA moved away from the parameters, so the test compares something the EMA update produced.
   g, e = gan_uninterrupted.params["generator"], gan_uninterrupted.ema["generator"]
@@ -117,13 +125,13 @@ def send(state, step, metrics):
   if step == 8:
     os.kill(os.getpid(), signal.{sig})
 
-test_resume.gan_run({workdir!r}, 12, hooks=[send], checkpoint_every=100)
+test_resume.vae_run({workdir!r}, 12, hooks=[send], checkpoint_every=100)
 print("not stopped")
 """
 
 
 @pytest.mark.parametrize("sig", ["SIGTERM"])
-def test_signal_saves_and_resume_is_exact(tmp_path, gan_uninterrupted, sig):
+def test_signal_saves_and_resume_is_exact(tmp_path, vae_uninterrupted, sig):
   script = _SIGNAL_SCRIPT.format(tests=os.path.dirname(__file__), workdir=str(tmp_path), sig=sig)
   proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
   signum = getattr(signal, sig)
@@ -132,8 +140,8 @@ def test_signal_saves_and_resume_is_exact(tmp_path, gan_uninterrupted, sig):
   assert f"{sig}: stopped at step 8 of 12" in proc.stderr and "same workdir to resume" in proc.stderr
   # checkpoint_every=100: the only checkpoint is the one the signal made.
   assert checkpoint.checkpoint_steps(tmp_path / "checkpoints") == [8]
-  _, resumed = gan_run(tmp_path, 12, checkpoint_every=100)
-  _assert_states_equal(gan_uninterrupted, resumed)
+  _, resumed = vae_run(tmp_path, 12, checkpoint_every=100)
+  _assert_states_equal(vae_uninterrupted, resumed)
 
 
 def test_interrupt_raised_in_process_is_a_clean_exit(tmp_path):

@@ -215,7 +215,8 @@ def check_data(
   bernoulli = likelihood is None or str(likelihood).lower() == "bernoulli"
   if bernoulli and likelihood is not None:
     value_range = (0.0, 1.0)
-  if x.ndim == 4 and ((value_range is None and bernoulli) or value_range == (0.0, 1.0)):
+  is_image = x.ndim == 4 or (image_shape is not None and len(image_shape) == 3)
+  if is_image and ((value_range is None and bernoulli) or value_range == (0.0, 1.0)):
     from jaxgen.data import check_images
 
     check_images(x, image_shape=image_shape, what=what)
