@@ -133,7 +133,7 @@ class CheckpointManager:
     self._manager.reload()
     return sorted(self._manager.all_steps())
 
-  def save(self, state: TrainState, *, data_seed: int | None = None, force: bool = True) -> int:
+  def save(self, state: TrainState, *, data_seed: int | None = None) -> int:
     """Saves ``state`` under its step and waits until it is on disk; returns the step."""
     step = int(state.step)
     if step in self.all_steps():
@@ -150,7 +150,8 @@ class CheckpointManager:
         "ema_networks": sorted(state.ema),
     }
     items["info"] = ocp.args.JsonSave(info)
-    self._manager.save(step, args=ocp.args.Composite(**items), force=force)
+    # force: the manager's own save interval policy is not used; the caller decides when.
+    self._manager.save(step, args=ocp.args.Composite(**items), force=True)
     self._manager.wait_until_finished()
     return step
 

@@ -127,6 +127,8 @@ def _args(workdir, **overrides):
         ({"optimizers": {"nte": optax.sgd(0.1)}}, r"optimizer given for unknown network 'nte'"),
         ({"data": {"x": np.zeros((10, 2)), "y": np.zeros(9)}}, r"same leading \(example\) axis"),
         ({"updates": []}, r"updates is empty"),
+        ({"data": {"x": np.array([[0.0, 1.0]] * 9 + [[0.0, np.nan]], np.float32)}},
+         r"data\['x'\] holds 1 NaN or infinite value\(s\) \(first at index \(9, 1\)\): clean or drop"),
     ],
 )
 def test_run_training_argument_errors_before_any_compute(tmp_path, overrides, match):

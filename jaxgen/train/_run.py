@@ -153,6 +153,15 @@ def _validate(*, models, optimizers, updates, data, num_steps, batch_shape, ema_
     raise ValueError("data has no examples")
   # Raises the one-line "lower batch_size" error when a step needs more examples than there are.
   steps_per_epoch(num_examples, int(np.prod(batch_shape)))
+  # One pass on the host now rather than a NaN loss after the first chunk.
+  for path, x in jax.tree_util.tree_flatten_with_path(data)[0]:
+    x = np.asarray(x)
+    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+      bad = np.argwhere(~np.isfinite(x))[0]
+      raise ValueError(
+          f"data{jax.tree_util.keystr(path)} holds {int((~np.isfinite(x)).sum())} NaN or infinite value(s) "
+          f"(first at index {tuple(int(i) for i in bad)}): clean or drop those examples"
+      )
   return num_examples
 
 
@@ -302,7 +311,11 @@ def run_training(
     multi = make_multi_step(step_fn)
     if skip_nonfinite:
       multi = _record_applied_updates_only(multi)
-    data = jax.device_put(data)
+    # Committed to one device, like the chunk's outputs: otherwise the second chunk, whose
+    # inputs are the first one's committed outputs, compiles the step a second time.
+    device = jax.devices()[0]
+    data = jax.device_put(data, device)
+    state = jax.device_put(state, device)
 
     stopper = _Stopper()
     last_saved = {"step": int(state.step)}
