@@ -15,7 +15,6 @@ images (N, H, W, C) go to a PNG grid, 2-D points to a scatter plot. With
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import math
 import os
@@ -64,10 +63,11 @@ def load_models(
   """
   from jaxgen import checkpoint
   from jaxgen.models import _registry
+  from jaxgen.train import _checks
   from jaxgen.train import _state
 
   config = load_config(workdir)
-  importlib.import_module("jaxgen.models")  # the families register themselves on import
+  _checks.import_model_families()  # the families register themselves on import
   models = _registry.build_models(config, nnx.Rngs(0))
   graphdefs, params, rest = _state.split_models(models)
   ckpt_dir = os.path.join(os.fspath(workdir), "checkpoints")

@@ -100,14 +100,24 @@ def _check_value(path: str, key: str, value: Any) -> None:
       raise ValueError(f"{path} must lie in [0, 1], got {value!r}")
 
 
-def _registered_models() -> list[str]:
+def import_model_families() -> list[str]:
+  """Imports ``jaxgen.models`` and each of its public modules (families register on import).
+
+  Returns the registered model names.
+  """
+  import pkgutil
+
   from jaxgen.models import _registry
 
-  try:
-    importlib.import_module("jaxgen.models")  # the families register on import
-  except ImportError:
-    pass
+  package = importlib.import_module("jaxgen.models")
+  for info in pkgutil.iter_modules(package.__path__):
+    if not info.name.startswith("_"):
+      importlib.import_module(f"jaxgen.models.{info.name}")
   return _registry.model_names()
+
+
+def _registered_models() -> list[str]:
+  return import_model_families()
 
 
 def _known_datasets() -> tuple[str, ...]:
