@@ -107,8 +107,14 @@ class DataParallel:
       )
 
   def put_state(self, state: TrainState) -> TrainState:
-    """Replicates the state on every device of the mesh."""
-    return jax.device_put(state, self.replicated)
+    """Replicates the state on every device of the mesh (from a host copy, so multi-host works too)."""
+    return jax.tree.map(self._replicate, state)
+
+  def _replicate(self, x):
+    if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+      data = _global_array(np.asarray(jax.random.key_data(x)), self.replicated)
+      return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
+    return _global_array(np.asarray(x), self.replicated)
 
   def put_data(self, data: Any) -> Any:
     """Replicates a pytree of host arrays (leading axis = examples) on every device."""
