@@ -4,10 +4,11 @@ Both classes subclass ``nnx.Conv`` / ``nnx.ConvTranspose`` and keep their
 constructors untouched, so parameters (names ``kernel``, ``bias``; shapes;
 initializers; order of random draws) are the same by construction and
 checkpoints move freely between the two. Only ``__call__`` changes: with
-``impl="xla"`` it is Flax's own ``__call__``; with ``impl="cpu_fast"`` strided
-and transposed convolutions are computed as stride-1 convolutions (see
-``_functional.py``), the same function to float32 rounding, with forward,
-input-gradient and weight-gradient all on XLA's fast stride-1 path.
+``impl="xla"`` it is Flax's own ``__call__``; with ``impl="cpu_fast"``
+transposed convolutions are computed as stride-1 convolutions (sub-pixel
+decomposition, see ``_functional.py``), the same function to float32
+rounding, with forward, input gradient and weight gradient all on XLA's fast
+stride-1 path instead of its slow ``lhs_dilation`` path.
 """
 
 from __future__ import annotations
@@ -24,11 +25,25 @@ from jaxgen.nn import _functional
 
 IMPLS = ("auto", "xla", "cpu_fast")
 
-# Chosen from benchmarks/conv_micro.py on a 2-core CPU (see the report in
-# that file's docstring); stride-1 layers stay on lax.conv_general_dilated,
-# which is already a stride-1 convolution.
-_STRIDED_CONV_METHOD = "space_to_depth"
-_STRIDED_CONV_TRANSPOSE_METHOD = "subpixel"
+# Method choices measured with benchmarks/conv_micro.py (batch 128, 2-core
+# CPU, XLA CPU backend, jax 0.10.2). Strided convolutions: XLA's own strided
+# convolution was as fast as or faster than space-to-depth (0.4-1.3x) and
+# im2col, so Conv keeps lax.conv_general_dilated. Transposed convolutions:
+# one stride-1 convolution per output phase was 9-16x faster than
+# lax.conv_transpose for >= 32 output channels; with few output channels the
+# fused phases win (2.6x at 3 channels, 4-9x at 8-16); with one output channel
+# lax.conv_transpose itself was fastest (4x4 kernel: 10 ms vs 36 ms).
+_STRIDED_CONV_METHOD = "xla"
+
+
+def _conv_transpose_method(strides: tuple[int, int], out_features: int) -> str:
+  """Fastest measured formulation of a transposed convolution on the CPU backend."""
+  phase_channels = strides[0] * strides[1] * out_features
+  if strides == (1, 1) or phase_channels < 8:
+    return "xla"
+  if phase_channels <= 64:
+    return "subpixel_fused"
+  return "subpixel"
 
 
 def _broadcast(value, rank: int) -> tuple[int, ...]:
@@ -74,10 +89,11 @@ class Conv(nnx.Conv):
   Args:
     in_features, out_features, kernel_size, strides: as ``nnx.Conv``.
     impl: ``"xla"`` (``lax.conv_general_dilated``, what ``nnx.Conv`` runs),
-      ``"cpu_fast"`` (a strided convolution as one stride-1 convolution on a
-      space-to-depth input with a rearranged kernel; stride-1 layers are
-      unchanged) or ``"auto"`` (``cpu_fast`` when ``jax.default_backend()`` is
-      ``"cpu"`` and the configuration is supported, else ``xla``).
+      ``"cpu_fast"`` or ``"auto"`` (``cpu_fast`` when ``jax.default_backend()``
+      is ``"cpu"`` and the configuration is supported, else ``xla``). For
+      ``Conv``, ``cpu_fast`` currently runs ``lax.conv_general_dilated`` too:
+      XLA's strided convolution measured as fast as the space-to-depth
+      rewrite (``jaxgen.nn.conv_space_to_depth``, tested equal) on CPU.
     **kwargs: every other ``nnx.Conv`` argument (``padding``, ``use_bias``,
       ``kernel_init``, ``dtype``, ``precision``, ``rngs``, ...).
 
@@ -163,10 +179,12 @@ class ConvTranspose(nnx.ConvTranspose):
   Args:
     in_features, out_features, kernel_size, strides: as ``nnx.ConvTranspose``.
     impl: ``"xla"`` (``lax.conv_transpose``, what ``nnx.ConvTranspose``
-      runs), ``"cpu_fast"`` (sub-pixel decomposition: one stride-1
-      convolution per output phase, interleaved by depth-to-space; stride-1
-      layers unchanged) or ``"auto"`` (``cpu_fast`` on the CPU backend when
-      supported, else ``xla``).
+      runs), ``"cpu_fast"`` (sub-pixel decomposition: stride-1 convolutions
+      of the undilated input, one per output phase or all phases fused,
+      interleaved by depth-to-space; chosen per layer from measurements,
+      with ``lax.conv_transpose`` kept for stride 1 and for fewer than 8
+      phase channels, e.g. one output channel at stride 2) or ``"auto"``
+      (``cpu_fast`` on the CPU backend when supported, else ``xla``).
     **kwargs: every other ``nnx.ConvTranspose`` argument.
 
   ``cpu_fast`` supports 2 spatial dimensions, ``padding`` ``"SAME"``,
@@ -221,7 +239,7 @@ class ConvTranspose(nnx.ConvTranspose):
     if self.transpose_kernel:
       # What lax.conv_transpose does with transpose_kernel=True.
       kernel = jnp.flip(kernel, (0, 1)).swapaxes(2, 3)
-    method = "xla" if strides == (1, 1) else _STRIDED_CONV_TRANSPOSE_METHOD
+    method = _conv_transpose_method(strides, self.out_features)
     y = _functional.CONV_TRANSPOSE_METHODS[method](
         inputs, kernel, strides, padding, precision=self.precision,
         preferred_element_type=self.preferred_element_type)

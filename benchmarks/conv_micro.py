@@ -1,0 +1,159 @@
+"""Micro-benchmark: strided / transposed convolution layers, xla against cpu_fast.
+
+For each layer shape it times one jitted forward + backward pass (gradients
+with respect to the input and the kernel, as in a hidden layer; and with
+respect to the kernel only, as in a first layer) of every formulation in
+``jaxgen.nn``: ``xla`` (what ``nnx.Conv`` / ``nnx.ConvTranspose`` run) and the
+stride-1 rewrites (``space_to_depth`` for strided convolutions, ``subpixel``
+and ``subpixel_fused`` for transposed ones). Compile time is reported apart;
+steady-state times are medians over repeated windows after warm-up, with the
+formulations interleaved window by window so that load from other processes
+hits them alike, and ``jax.block_until_ready`` ends every window.
+
+Run::
+
+  python -m benchmarks.conv_micro --out /tmp/conv_micro.json
+  python -m benchmarks.conv_micro --only vae --batch 128 --windows 5
+
+The JSON holds the device, the JAX version, and per layer and formulation the
+compile time and the window times in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgen.nn import _functional
+
+
+@dataclasses.dataclass(frozen=True)
+class Layer:
+  """One convolution layer: NHWC input (H, W, C_in) -> C_out, square kernel and stride."""
+  name: str
+  transpose: bool
+  in_hw: tuple[int, int]
+  c_in: int
+  c_out: int
+  kernel: int
+  stride: int
+  padding: str = "SAME"
+
+
+LAYERS = (
+    # Conv VAE on MNIST (4x4 stride-2 encoder / decoder).
+    Layer("vae_enc1 conv 28x28x1->14x14x32 k4s2", False, (28, 28), 1, 32, 4, 2),
+    Layer("vae_enc2 conv 14x14x32->7x7x64 k4s2", False, (14, 14), 32, 64, 4, 2),
+    Layer("vae_dec1 convT 7x7x64->14x14x32 k4s2", True, (7, 7), 64, 32, 4, 2),
+    Layer("vae_dec2 convT 14x14x32->28x28x1 k4s2", True, (14, 14), 32, 1, 4, 2),
+    Layer("vae_big convT 14x14x64->28x28x32 k4s2", True, (14, 14), 64, 32, 4, 2),
+    # DCGAN on MNIST (5x5 stride-2, as in the TensorFlow DCGAN tutorial).
+    Layer("dcgan_g1 convT 7x7x128->14x14x64 k5s2", True, (7, 7), 128, 64, 5, 2),
+    Layer("dcgan_g2 convT 14x14x64->28x28x1 k5s2", True, (14, 14), 64, 1, 5, 2),
+    Layer("dcgan_d1 conv 28x28x1->14x14x64 k5s2", False, (28, 28), 1, 64, 5, 2),
+    Layer("dcgan_d2 conv 14x14x64->7x7x128 k5s2", False, (14, 14), 64, 128, 5, 2),
+    Layer("dcgan_g1 convT 7x7x128->14x14x64 k4s2", True, (7, 7), 128, 64, 4, 2),
+    # CIFAR-10 DCGAN generator layers (4x4 stride 2).
+    Layer("cifar_g2 convT 8x8x128->16x16x64 k4s2", True, (8, 8), 128, 64, 4, 2),
+    Layer("cifar_g3 convT 16x16x64->32x32x3 k4s2", True, (16, 16), 64, 3, 4, 2),
+    # Few output channels: where the sub-pixel phases stop paying off.
+    Layer("narrow convT 14x14x64->28x28x8 k4s2", True, (14, 14), 64, 8, 4, 2),
+    Layer("narrow convT 14x14x64->28x28x16 k4s2", True, (14, 14), 64, 16, 4, 2),
+    Layer("conv3 conv 14x14x64->14x14x64 k3s1", False, (14, 14), 64, 64, 3, 1),
+)
+
+
+def methods_for(layer: Layer) -> dict:
+  if layer.transpose:
+    return dict(_functional.CONV_TRANSPOSE_METHODS)
+  return dict(_functional.CONV_METHODS)
+
+
+def time_layer(layer: Layer, batch: int, windows: int, steps_per_window: int, seed: int = 0) -> dict:
+  """Compile time and steady-state window times of every formulation of one layer."""
+  rng = np.random.default_rng(seed)
+  x = jnp.asarray(rng.standard_normal((batch, *layer.in_hw, layer.c_in), np.float32))
+  k = layer.kernel
+  kernel = jnp.asarray(rng.standard_normal((k, k, layer.c_in, layer.c_out), np.float32) / np.sqrt(k * k * layer.c_in))
+  strides = (layer.stride, layer.stride)
+  results = {}
+  fns = {}
+  for method, fn in methods_for(layer).items():
+    y_shape = jax.eval_shape(lambda x, w, fn=fn: fn(x, w, strides, layer.padding), x, kernel).shape
+    g = jnp.asarray(rng.standard_normal(y_shape, np.float32))
+
+    def loss(x, w, fn=fn, g=g):
+      # A linear read-out keeps the timed work to the convolution and its transposes.
+      return jnp.vdot(fn(x, w, strides, layer.padding), g)
+
+    for kind, argnums in (("fwd_bwd", (0, 1)), ("fwd_bwd_kernel_only", 1)):
+      step = jax.jit(jax.grad(loss, argnums=argnums))
+      t0 = time.perf_counter()
+      compiled = step.lower(x, kernel).compile()
+      compile_s = time.perf_counter() - t0
+      jax.block_until_ready(compiled(x, kernel))  # warm-up
+      fns[(method, kind)] = compiled
+      results[(method, kind)] = {"compile_s": compile_s, "window_s": []}
+  for _ in range(windows):
+    for key, compiled in fns.items():
+      t0 = time.perf_counter()
+      for _ in range(steps_per_window):
+        out = compiled(x, kernel)
+      jax.block_until_ready(out)
+      results[key]["window_s"].append((time.perf_counter() - t0) / steps_per_window)
+  table = {}
+  for (method, kind), r in results.items():
+    r["median_s"] = statistics.median(r["window_s"])
+    table.setdefault(kind, {})[method] = r
+  return table
+
+
+def main(argv=None) -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--batch", type=int, default=128)
+  parser.add_argument("--windows", type=int, default=5, help="timed windows per formulation")
+  parser.add_argument("--steps-per-window", type=int, default=2)
+  parser.add_argument("--only", default="", help="run only layers whose name contains this")
+  parser.add_argument("--out", default="", help="write JSON here")
+  args = parser.parse_args(argv)
+
+  device = jax.devices()[0]
+  report = {
+      "device": f"{device.platform}:{getattr(device, 'device_kind', '')}",
+      "backend": jax.default_backend(),
+      "cpu_count_visible": len(jax.devices("cpu")),
+      "machine": platform.machine(),
+      "jax_version": jax.__version__,
+      "batch": args.batch,
+      "windows": args.windows,
+      "steps_per_window": args.steps_per_window,
+      "layers": [],
+  }
+  print(f"device {report['device']}  jax {jax.__version__}  batch {args.batch}  "
+        f"median of {args.windows} windows x {args.steps_per_window} steps (ms); compile (s) in brackets")
+  for layer in LAYERS:
+    if args.only not in layer.name:
+      continue
+    table = time_layer(layer, args.batch, args.windows, args.steps_per_window)
+    for kind, by_method in table.items():
+      base = by_method["xla"]["median_s"]
+      cells = "  ".join(f"{m} {r['median_s'] * 1e3:8.1f} [{r['compile_s']:.1f}] x{base / r['median_s']:.1f}"
+                        for m, r in by_method.items())
+      print(f"{layer.name:40s} {kind:20s} {cells}", flush=True)
+    report["layers"].append({"layer": dataclasses.asdict(layer), "results": table})
+  if args.out:
+    with open(args.out, "w") as f:
+      json.dump(report, f, indent=1)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+  main()
