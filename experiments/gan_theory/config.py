@@ -23,7 +23,10 @@ floor, also reported.
 
 Expected: max |D - D*| of a few hundredths; V(G, D) a little below
 V(G, D*) (D is only near-optimal); the JSD falls from its initial value towards
-the KDE floor. Measured values are in the README.
+the KDE floor. Measured with this config (2 shared CPU cores, 81 s wall):
+max |D - D*| = 0.025 on [-2.74, 3.43]; V(G, D) = -1.25637 vs V(G, D*) =
+-log 4 + 2 JSD = -1.25612 (JSD = 0.0651); JSD(p_data || KDE(p_g)) 0.560 at
+step 0 -> 0.027 at step 6,000 (estimator floor 0.0007).
 """
 
 import ml_collections
@@ -55,8 +58,9 @@ def get_config() -> ml_collections.ConfigDict:
 
   # Part 2: the generator against the discriminator.
   config.latent_dim = 1
+  config.gan_k = 1  # discriminator steps per generator step
   config.gan_steps = 6_000
-  config.gan_learning_rate = 5e-4
+  config.gan_learning_rate = 2e-4  # 5e-4 oscillates more; k = 5 with 5e-4 or 1e-3 diverged (JSD -> log 2)
   config.beta1 = 0.5
   config.eval_every = 250
   config.num_kde_samples = 10_000

@@ -205,9 +205,9 @@ def train_generator(config, workdir: str) -> dict:
   graphdefs, state = train.run_training(
       workdir=os.path.join(workdir, "gan"), config=config, models=models,
       optimizers={"generator": adam, "discriminator": adam},
-      updates=train.gan_updates(loss="non_saturating", latent_dim=config.latent_dim),
+      updates=train.gan_updates(loss="non_saturating", k=int(config.gan_k), latent_dim=config.latent_dim),
       data={"x": sample_data(config, config.num_data, config.seed)}, num_steps=int(config.gan_steps),
-      batch_shape=(int(config.batch_size),), seed=int(config.seed) + 1, steps_per_call=int(config.eval_every),
+      batch_shape=(int(config.gan_k), int(config.batch_size)) if config.gan_k > 1 else (int(config.batch_size),), seed=int(config.seed) + 1, steps_per_call=int(config.eval_every),
       checkpoint_every=int(config.gan_steps), hooks=[train.every(int(config.eval_every), measure)],
       description="1-D GAN", progress=False,
   )
