@@ -84,12 +84,14 @@ def train_and_evaluate(config, workdir: str, data_dir: str | None = None) -> dic
     json.dump(results, f, indent=2)
     f.write("\n")
 
-  n = min(config.num_images // 2, x.shape[0]) // 8 * 8
+  n = min(max(config.num_images // 2, 1), x.shape[0])
+  ncol = min(8, n)
+  n -= n % ncol
   rec = np.asarray(model(x[:n]))
   rows = []
-  for r in range(0, n, 8):
-    rows += [x[r : r + 8], rec[r : r + 8]]
+  for r in range(0, n, ncol):
+    rows += [x[r : r + ncol], rec[r : r + ncol]]
   plot.save_image_grid(
-      os.path.join(workdir, "reconstructions.png"), np.concatenate(rows), ncol=8, scale=image_scale(ds.image_shape)
+      os.path.join(workdir, "reconstructions.png"), np.concatenate(rows), ncol=ncol, scale=image_scale(ds.image_shape)
   )
   return results
