@@ -18,6 +18,10 @@ Batches: the real data is a dict ``{"x": array}`` with ``x`` of shape
 ``(B, ...)``, or ``(k, B, ...)`` when the k discriminator steps each draw their
 own minibatch (``split_batch``; the train loop's ``batch_shape=(k, B)``).
 
+Both networks run in train mode in both updates (dropout in D, batch
+statistics in G and D), as in the reference implementations; D sees the real
+and the generated batch in separate calls, so a BatchNorm in D never mixes them.
+
 Metrics of a step: ``d_loss`` (mean discriminator loss), ``d_real`` (mean D(x)),
 ``d_fake`` (mean D(G(z)) seen by the last discriminator step), ``g_loss``
 (mean generator loss). The generator's EMA is kept by the train step
