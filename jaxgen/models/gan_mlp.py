@@ -92,9 +92,9 @@ class MLPGenerator(nnx.Module):
     0 (MNIST's border) would otherwise get an infinite bias.
     """
     p = np.clip(np.asarray(mean_image, np.float32).reshape(-1), 1e-3, 1.0 - 1e-3)
-    if p.size != self.output.bias.value.size:
-      raise ValueError(f"mean_image has {p.size} pixels, the generator outputs {self.output.bias.value.size}")
-    self.output.bias.value = jnp.asarray(np.log(p) - np.log1p(-p))
+    if p.size != self.output.bias[...].size:
+      raise ValueError(f"mean_image has {p.size} pixels, the generator outputs {self.output.bias[...].size}")
+    self.output.bias[...] = jnp.asarray(np.log(p) - np.log1p(-p))
 
   def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
     del train  # no batch norm or dropout in this generator
