@@ -26,22 +26,22 @@ from jaxgen.nn import _functional
 IMPLS = ("auto", "xla", "cpu_fast")
 
 # Method choices measured with benchmarks/conv_micro.py (batch 128, 2-core
-# CPU, XLA CPU backend, jax 0.10.2). Strided convolutions: XLA's own strided
-# convolution was as fast as or faster than space-to-depth (0.4-1.3x) and
-# im2col, so Conv keeps lax.conv_general_dilated. Transposed convolutions:
-# one stride-1 convolution per output phase was 9-16x faster than
-# lax.conv_transpose for >= 32 output channels; with few output channels the
-# fused phases win (2.6x at 3 channels, 4-9x at 8-16); with one output channel
-# lax.conv_transpose itself was fastest (4x4 kernel: 10 ms vs 36 ms).
+# CPU shared with other jobs, XLA CPU backend, jax 0.10.2). Strided
+# convolutions: XLA's own strided convolution was as fast as or faster than
+# the space-to-depth rewrite (0.4-1.4x) and than im2col, so Conv keeps
+# lax.conv_general_dilated. Transposed convolutions (stride 2): one stride-1
+# convolution per output phase was 12-16x faster than lax.conv_transpose
+# (forward + backward) with 32-64 output channels and 10x with 16; with fewer
+# output channels the fused phases won (2.2x at 3 channels, 6x at 8, and
+# 1.1-1.2x at 1 channel where lax.conv_transpose is already cheap).
 _STRIDED_CONV_METHOD = "xla"
 
 
 def _conv_transpose_method(strides: tuple[int, int], out_features: int) -> str:
   """Fastest measured formulation of a transposed convolution on the CPU backend."""
-  phase_channels = strides[0] * strides[1] * out_features
-  if strides == (1, 1) or phase_channels < 8:
-    return "xla"
-  if phase_channels <= 64:
+  if strides == (1, 1):
+    return "xla"  # No input dilation: already a stride-1 convolution.
+  if strides[0] * strides[1] * out_features < 64:
     return "subpixel_fused"
   return "subpixel"
 
@@ -181,9 +181,10 @@ class ConvTranspose(nnx.ConvTranspose):
     impl: ``"xla"`` (``lax.conv_transpose``, what ``nnx.ConvTranspose``
       runs), ``"cpu_fast"`` (sub-pixel decomposition: stride-1 convolutions
       of the undilated input, one per output phase or all phases fused,
-      interleaved by depth-to-space; chosen per layer from measurements,
-      with ``lax.conv_transpose`` kept for stride 1 and for fewer than 8
-      phase channels, e.g. one output channel at stride 2) or ``"auto"``
+      interleaved by depth-to-space; separate phases when
+      ``strides[0] * strides[1] * out_features >= 64``, fused below, as
+      measured fastest; stride-1 layers keep ``lax.conv_transpose``, which
+      then has no input dilation) or ``"auto"``
       (``cpu_fast`` on the CPU backend when supported, else ``xla``).
     **kwargs: every other ``nnx.ConvTranspose`` argument.
 
