@@ -15,7 +15,8 @@ Presets (``--config=experiments/autoencoder/config.py:<preset>``):
       python -m experiments.autoencoder.main --config=experiments/autoencoder/config.py:mnist \\
           --data_dir=DIR_WITH_MNIST_IDX --workdir=/tmp/ae_mnist
 
-    Expected: test MSE per pixel around 0.01.
+    Expected: test MSE per pixel about 0.014 after 10 epochs; about 3 s per
+    epoch on 2 CPU cores.
 
 The loss is the mean squared error between the image and the Sigmoid output
 (``loss="mse"``): the autoencoder is not a probabilistic model, so nothing
@@ -53,5 +54,5 @@ def get_config(preset: str = "digits") -> ml_collections.ConfigDict:
     config.model.image_shape = (28, 28, 1)
     config.batch_size = 128
     config.num_epochs = 10
-    config.steps_per_call = 468
+    config.steps_per_call = 117  # four points per epoch on the loss curve
   return config

@@ -38,7 +38,7 @@ def learning_rate_schedule(opt_config, steps_per_epoch: int):
   """
   lr = opt_config.learning_rate
   if opt_config.schedule == "constant":
-    return optax.constant_schedule(lr)
+    return lr  # A float, not a schedule: Adam then keeps no step count in its state.
   if opt_config.schedule == "iwae":
     boundaries, epochs = {}, 0
     for i in range(1, opt_config.num_stages):
@@ -98,9 +98,9 @@ def save_latent_pictures(workdir, model, x, labels, image_shape, num_per_side: i
   # Grid at Gaussian quantiles so that every cell covers equal prior mass (Kingma & Welling 2014, Fig. 4).
   q = stats.norm.ppf(np.linspace(0.05, 0.95, num_per_side)).astype(np.float32)
   zz = np.stack(np.meshgrid(q, q[::-1]), axis=-1).reshape(-1, 2)
-  images = np.asarray(model.mean_image(zz))
+  images = np.asarray(nnx.jit(lambda m, z: m.mean_image(z))(model, zz))
   plot.save_image_grid(os.path.join(workdir, "manifold.png"), images, ncol=num_per_side, scale=image_scale(image_shape))
-  mean, _ = model.encode(x)
+  mean, _ = nnx.jit(lambda m, x: m.encode(x))(model, x)
   plot.save_scatter(
       os.path.join(workdir, "latent_scatter.png"), {"test set, mean of q(z|x)": np.asarray(mean)},
       labels=labels, title="encoded test set",
@@ -113,13 +113,14 @@ def save_pictures(workdir, model, x_test, key, num_images, image_shape):
   ncol = min(8, n)
   n -= n % ncol
   x = x_test[:n]
-  rec = np.asarray(model.reconstruct(x, k_rec))
+  # Compiled: eager CPU convolutions run op by op, slowly.
+  rec = np.asarray(nnx.jit(lambda m, x, k: m.reconstruct(x, k))(model, x, k_rec))
   rows = []
   for r in range(0, n, ncol):
     rows += [x[r : r + ncol], rec[r : r + ncol]]
   scale = image_scale(image_shape)
   plot.save_image_grid(os.path.join(workdir, "reconstructions.png"), np.concatenate(rows), ncol=ncol, scale=scale)
-  samples = np.asarray(model.sample(k_sample, num_images))
+  samples = np.asarray(nnx.jit(lambda m, k: m.sample(k, num_images))(model, k_sample))
   plot.save_image_grid(os.path.join(workdir, "samples.png"), samples, ncol=8, scale=scale)
 
 
