@@ -58,7 +58,7 @@ def get_config(preset: str = "digits") -> ml_collections.ConfigDict:
   config.train.loss = "non_saturating"
   config.train.k = 1
   config.train.batch_size = 100
-  config.train.num_steps = 100_000 if mnist else 3_000
+  config.train.num_steps = 100_000 if mnist else 2_000
   config.train.learning_rate = 0.1
   config.train.lr_decay = 1.000004  # lr_t = lr / lr_decay**t
   config.train.min_learning_rate = 1e-6
