@@ -7,7 +7,6 @@ The loop owns no randomness and no data order: both are functions of the step
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -47,15 +46,35 @@ def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
     return [json.loads(line) for line in f if line.strip()]
 
 
+def _applied(metrics: dict[str, np.ndarray], name: str) -> np.ndarray:
+  """Mask of the steps whose update of ``name``'s network was applied (not skipped)."""
+  network = name.split("/", 1)[1]
+  skipped = metrics.get(f"skipped/{network}")
+  return np.ones(np.shape(metrics[name]), bool) if skipped is None else np.asarray(skipped) == 0
+
+
 def _first_nonfinite(metrics: dict[str, np.ndarray], start_step: int) -> tuple[int, str] | None:
+  # A skipped update (skip_nonfinite) reports its non-finite loss but changed nothing.
   bad = None
   for name, values in metrics.items():
     if not name.startswith(_GUARDED_PREFIXES):
       continue
-    idx = np.flatnonzero(~np.isfinite(values))
+    idx = np.flatnonzero(~np.isfinite(values) & _applied(metrics, name))
     if idx.size and (bad is None or idx[0] < bad[0]):
       bad = (int(idx[0]), name)
   return None if bad is None else (start_step + bad[0], bad[1])
+
+
+def _chunk_means(metrics: dict[str, np.ndarray]) -> dict[str, float]:
+  """Means over the chunk; loss and gradient terms over the applied updates only."""
+  means = {}
+  for name, values in metrics.items():
+    if name.startswith(_GUARDED_PREFIXES):
+      applied = _applied(metrics, name)
+      means[name] = float(np.mean(values[applied])) if applied.any() else float("nan")
+    else:
+      means[name] = float(np.mean(values))
+  return means
 
 
 def fit(
@@ -111,34 +130,43 @@ def fit(
       metrics = jax.tree.map(np.asarray, jax.device_get(metrics))
       seconds = time.perf_counter() - t0
       bad = _first_nonfinite(metrics, step)
+      for name, skipped in metrics.items():
+        if name.startswith("skipped/") and np.all(np.asarray(skipped) > 0):
+          raise NonFiniteError(
+              f"every update of {name.split('/', 1)[1]} in steps {step}..{step + k - 1} was non-finite and "
+              "skipped: the run has stopped learning; lower the learning rate or check the data."
+          )
       if bad is not None:
         raise NonFiniteError(
             f"non-finite {bad[1]} at step {bad[0]}: lower the learning rate, check the data, "
             "or set skip_nonfinite to skip such updates; the last checkpoint is kept."
         )
       step += k
-      means = {name: float(np.mean(v)) for name, v in metrics.items()}
+      means = _chunk_means(metrics)
       if writer is not None:
-        writer.write({"step": step, "seconds": seconds, "steps_per_sec": k / seconds, **means})
+        writer.write({"step": step, "chunk_steps": k, "seconds": seconds, "steps_per_sec": k / seconds, **means})
       shown = {n.split("/")[-1] if n.startswith("loss/") else n: v for n, v in means.items() if "grad_norm" not in n}
       bar.set_postfix({n: f"{v:.4g}" for n, v in list(shown.items())[:4]} | {"it/s": f"{k / seconds:.1f}"})
       bar.update(k)
       for hook in hooks:
-        hook(state, step, means)
+        hook(state, step, {"chunk_steps": k, **means})
   finally:
     bar.close()
   return state
 
 
 def every(n: int, fn: Callable[[TrainState, int], None], *, num_steps: int | None = None) -> Hook:
-  """A hook calling ``fn(state, step)`` when a chunk crosses a multiple of ``n`` (and at the end)."""
-  last = {"step": None}
+  """A hook calling ``fn(state, step)`` when a chunk crosses a multiple of ``n`` (and at the end).
 
-  def hook(state, step, _metrics):
-    prev = last["step"] if last["step"] is not None else step - 1
-    crossed = math.floor(step / n) > math.floor(prev / n)
-    last["step"] = step
-    if crossed or (num_steps is not None and step >= num_steps):
+  The chunk's first step comes from ``metrics["chunk_steps"]``, so a crossing
+  inside the first chunk after a resume is not missed.
+  """
+  if n < 1:
+    raise ValueError(f"every(n) needs n >= 1, got {n}")
+
+  def hook(state, step, metrics):
+    prev = step - int(metrics.get("chunk_steps", 1))
+    if step // n > prev // n or (num_steps is not None and step >= num_steps):
       fn(state, step)
 
   return hook

@@ -309,8 +309,6 @@ def run_training(
 
     step_fn = make_train_step(graphdefs, optimizers, updates, ema_decay=ema_decay, skip_nonfinite=skip_nonfinite)
     multi = make_multi_step(step_fn)
-    if skip_nonfinite:
-      multi = _record_applied_updates_only(multi)
     # Committed to one device, like the chunk's outputs: otherwise the second chunk, whose
     # inputs are the first one's committed outputs, compiles the step a second time.
     device = jax.devices()[0]
@@ -363,37 +361,6 @@ def run_training(
     manager.close()
   _save_loss_curves(workdir, metrics_path)
   return graphdefs, state
-
-
-def _record_applied_updates_only(multi_step):
-  """Wraps a chunk so that skipped updates do not count in its loss and gradient-norm records.
-
-  With ``skip_nonfinite`` a skipped update still reports its non-finite loss,
-  which the host loop's guard would stop on. Each skipped step's
-  ``loss/<net>`` and ``grad_norm/<net>`` are replaced by the mean over the
-  chunk's applied updates, so the chunk's recorded mean is the mean over the
-  updates that were applied (and ``skipped/<net>`` the fraction skipped). A
-  chunk in which every update of a network was skipped keeps its non-finite
-  values: the guard then stops the run, which has stopped learning.
-  """
-
-  def run(state, data, indices):
-    state, metrics = multi_step(state, data, indices)
-    metrics = {name: np.asarray(v) for name, v in jax.device_get(metrics).items()}
-    for name in [n for n in metrics if n.startswith("skipped/")]:
-      network = name.split("/", 1)[1]
-      skipped = metrics[name] > 0
-      if not skipped.any() or skipped.all():
-        continue
-      for prefix in ("loss/", "grad_norm/"):
-        key = prefix + network
-        if key in metrics:
-          values = metrics[key].copy()
-          values[skipped] = values[~skipped].mean()
-          metrics[key] = values
-    return state, metrics
-
-  return run
 
 
 def _save_loss_curves(workdir: str, metrics_path: str) -> None:
