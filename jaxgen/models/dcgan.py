@@ -29,6 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+import jaxgen.nn
+
 from jaxgen.models._registry import register_model
 
 
@@ -45,6 +47,9 @@ class DCGANConfig:
   init_std: float = 0.02
   batch_norm_momentum: float = 0.9
   leaky_relu_slope: float = 0.2
+  # jaxgen.nn convolution formulation: "auto" (fast sub-pixel transposed convolutions on CPU,
+  # XLA's own elsewhere), "xla" or "cpu_fast". Same parameters and checkpoints either way.
+  conv_impl: str = "auto"
 
   def __post_init__(self):
     object.__setattr__(self, "image_shape", tuple(int(d) for d in self.image_shape))
@@ -75,7 +80,7 @@ class DCGANConfig:
 
 def _conv(hp: DCGANConfig, in_features: int, out_features: int, *, transpose: bool, rngs: nnx.Rngs):
   """Every strided convolution of the model is built here (stride 2, SAME, N(0, 0.02))."""
-  cls = nnx.ConvTranspose if transpose else nnx.Conv
+  cls = jaxgen.nn.ConvTranspose if transpose else jaxgen.nn.Conv
   return cls(
       in_features,
       out_features,
@@ -83,6 +88,7 @@ def _conv(hp: DCGANConfig, in_features: int, out_features: int, *, transpose: bo
       strides=(2, 2),
       padding="SAME",
       kernel_init=nnx.initializers.normal(hp.init_std),
+      impl=hp.conv_impl,
       rngs=rngs,
   )
 
