@@ -7,9 +7,10 @@ Presets:
 
       python -m experiments.vae.main --workdir=/tmp/vae_digits
 
-    Expected: results.json with test negative ELBO around 30 nats per 8x8
-    image (grey-valued Bernoulli, so not a probability of binary data),
-    samples and a manifold that show recognisable digits.
+    Expected: results.json with test negative ELBO about 24.4 nats per 8x8
+    image and k = 5000 IWAE NLL about 24.0 (grey-valued Bernoulli, so not a
+    probability of binary data); samples and a manifold of recognisable
+    digits; 7 s of training, 30 s in all (measured).
 
   binarized_mnist_flax: the Flax VAE example (784-500-20 ReLU, Adam 1e-3,
     batch 128, 10 epochs) on the static binarization of Larochelle & Murray:
@@ -18,14 +19,19 @@ Presets:
           --data_dir=DIR_WITH_binarized_mnist.npz --workdir=/tmp/vae_bmnist
 
     Expected: test negative ELBO <= 104 nats (the example's published
-    figure); k = 5000 IWAE NLL a few nats lower.
+    figure). Measured: 103.06 +- 0.27 nats on the 10000 test images; k = 5000
+    IWAE NLL 99.14 +- 0.80 on 1000 random test images (their ELBO: 105.04, so
+    the IWAE estimate is 5.9 nats tighter); about 11 s per epoch on 2 busy
+    CPU cores.
 
   iwae_1layer: the one-stochastic-layer architecture of Burda et al. (2016)
     (784-200-200-50, tanh), dynamically binarized MNIST (60000 train images),
     Adam (lr 1e-3, beta1 0.9, beta2 0.999, eps 1e-4), their schedule of
     3^i epochs at lr 1e-3 * 10^(-i/7), i < num_stages, batch 20. The paper
     trains 8 stages (3280 epochs) and reports 86.76 nats (VAE, k = 1);
-    ``optimizer.num_stages=4`` is 40 epochs:
+    ``optimizer.num_stages=4`` is 40 epochs. Measured after those 40 epochs
+    (about 11 s each on 2 busy CPU cores): test negative ELBO 97.77 nats,
+    k = 5000 IWAE NLL 90.87 +- 0.77 on 1000 random test images:
 
       python -m experiments.vae.main --config=experiments/vae/config.py:iwae_1layer \\
           --data_dir=DIR_WITH_MNIST_IDX --workdir=/tmp/vae_iwae
