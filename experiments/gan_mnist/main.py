@@ -144,11 +144,15 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   if flags.FLAGS.workdir is None:
     raise app.UsageError("--workdir is required")
-  train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
+  config = flags.FLAGS.config
+  if flags.FLAGS.data_dir is not None:
+    config.data.data_dir = flags.FLAGS.data_dir
+  train_and_evaluate(config, flags.FLAGS.workdir)
 
 
 if __name__ == "__main__":
   # Flags are defined here, not at import, so tests can import several experiments.
   config_flags.DEFINE_config_file("config", os.path.join(os.path.dirname(__file__), "config.py"))
   flags.DEFINE_string("workdir", None, "Directory of the run (resumed if it holds checkpoints).")
+  flags.DEFINE_string("data_dir", None, "Folder with local data files or tfds data (same as --config.data.data_dir).")
   app.run(main)
