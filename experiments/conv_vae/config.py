@@ -7,9 +7,9 @@ Presets:
 
       python -m experiments.conv_vae.main --workdir=/tmp/conv_vae_digits
 
-    Expected: test negative ELBO about 24-25 nats (24.13 measured after 150
-    epochs), with reconstructions, samples and a 2-d manifold of
-    recognisable digits.
+    Expected: test negative ELBO about 24.4 nats (measured), with
+    reconstructions, samples and a 2-d manifold of recognisable digits;
+    41 s in all (measured).
 
   binarized_mnist: 28x28 -> 14x14 -> 7x7 (32, 64 channels), 16-d latent,
     Adam 1e-3, batch 128, 10 epochs, on the static binarization:
@@ -18,7 +18,7 @@ Presets:
           --data_dir=DIR_WITH_binarized_mnist.npz --workdir=/tmp/conv_vae_bmnist
 
     Not measured to the end: with conv_impl="flax" (XLA's CPU convolutions)
-    one epoch took about 980 s on 2 busy CPU cores.
+    one epoch takes about 400 s on 2 CPU cores (1 s per step).
 
   cifar10: 32x32x3 -> 8x8 (32, 64 channels), 64-d latent, Gaussian decoder
     with a learned per-pixel variance, 20 epochs (needs tfds cifar10 in --data_dir).

@@ -21,8 +21,8 @@ Presets:
     Expected: test negative ELBO <= 104 nats (the example's published
     figure). Measured: 103.06 +- 0.27 nats on the 10000 test images; k = 5000
     IWAE NLL 99.14 +- 0.80 on 1000 random test images (their ELBO: 105.04, so
-    the IWAE estimate is 5.9 nats tighter); about 11 s per epoch on 2 busy
-    CPU cores.
+    the IWAE estimate is 5.9 nats tighter); 3.5 s per epoch on 2 CPU cores
+    (11 s while other jobs shared them).
 
   iwae_1layer: the one-stochastic-layer architecture of Burda et al. (2016)
     (784-200-200-50, tanh), dynamically binarized MNIST (60000 train images),
@@ -30,7 +30,7 @@ Presets:
     3^i epochs at lr 1e-3 * 10^(-i/7), i < num_stages, batch 20. The paper
     trains 8 stages (3280 epochs) and reports 86.76 nats (VAE, k = 1);
     ``optimizer.num_stages=4`` is 40 epochs. Measured after those 40 epochs
-    (about 11 s each on 2 busy CPU cores): test negative ELBO 97.77 nats,
+    (7.3 s each on 2 CPU cores; 11 s while other jobs shared them): test negative ELBO 97.77 nats,
     k = 5000 IWAE NLL 90.87 +- 0.77 on 1000 random test images:
 
       python -m experiments.vae.main --config=experiments/vae/config.py:iwae_1layer \\
