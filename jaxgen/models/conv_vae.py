@@ -19,6 +19,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+import jaxgen.nn
+
 from jaxgen.models._latent import (
     LatentVariableMixin,
     activation_fn,
@@ -30,7 +32,7 @@ from jaxgen.models._latent import (
 )
 from jaxgen.models._registry import register_model
 
-CONV_IMPLS = ("flax",)
+CONV_IMPLS = jaxgen.nn.IMPLS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,8 +50,9 @@ class ConvVAEConfig:
     activation: 'relu', 'tanh', 'elu' or 'softplus'.
     likelihood: 'bernoulli' or 'gaussian' (as in ``VAEConfig``).
     decoder_logvar: for 'gaussian', a fixed pixel log-variance (None: learned).
-    conv_impl: how convolutions are computed; 'flax' (``nnx.Conv`` /
-      ``nnx.ConvTranspose``).
+    conv_impl: how ``jaxgen.nn`` computes the convolutions: 'auto' (the
+      sub-pixel formulation of transposed convolutions on CPU, XLA's own
+      elsewhere), 'xla' or 'cpu_fast'. The parameters are Flax's either way.
   """
 
   image_shape: tuple[int, int, int] = (28, 28, 1)
@@ -60,7 +63,7 @@ class ConvVAEConfig:
   activation: str = "relu"
   likelihood: str = "bernoulli"
   decoder_logvar: float | None = None
-  conv_impl: str = "flax"
+  conv_impl: str = "auto"
 
   def __post_init__(self):
     object.__setattr__(self, "image_shape", check_image_shape(self.image_shape))
@@ -119,12 +122,16 @@ class ConvVAE(LatentVariableMixin, nnx.Module):
     learned_var = config.likelihood == "gaussian" and config.decoder_logvar is None
     self.dec_out = self._conv(rev[-1], c_in * (2 if learned_var else 1), k, 1, rngs)
 
-  # The only places convolution layers are constructed (swap ``conv_impl`` here).
+  # The only places convolution layers are constructed.
   def _conv(self, c_in: int, c_out: int, kernel: int, stride: int, rngs: nnx.Rngs):
-    return nnx.Conv(c_in, c_out, (kernel, kernel), strides=(stride, stride), padding="SAME", rngs=rngs)
+    return jaxgen.nn.Conv(
+        c_in, c_out, (kernel, kernel), strides=(stride, stride), padding="SAME", impl=self.config.conv_impl, rngs=rngs
+    )
 
   def _conv_transpose(self, c_in: int, c_out: int, kernel: int, stride: int, rngs: nnx.Rngs):
-    return nnx.ConvTranspose(c_in, c_out, (kernel, kernel), strides=(stride, stride), padding="SAME", rngs=rngs)
+    return jaxgen.nn.ConvTranspose(
+        c_in, c_out, (kernel, kernel), strides=(stride, stride), padding="SAME", impl=self.config.conv_impl, rngs=rngs
+    )
 
   def encode(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(mean, logvar) of q(z | x), each ``(B, latent_dim)``."""
