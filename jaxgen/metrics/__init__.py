@@ -1,12 +1,25 @@
-"""Evaluation metrics of generative models."""
+"""Evaluation metrics of generative models: likelihood bounds, Parzen windows, mode coverage."""
 
-from jaxgen.metrics._parzen import parzen_log_density
-from jaxgen.metrics._parzen import parzen_log_likelihood
-from jaxgen.metrics._parzen import parzen_select_sigma
+from jaxgen.metrics._likelihood import LatentVariableModel
+from jaxgen.metrics._likelihood import evaluate_elbo
+from jaxgen.metrics._likelihood import iwae_log_likelihood
 from jaxgen.metrics._modes import GaussianMixture2D
 from jaxgen.metrics._modes import grid_modes
 from jaxgen.metrics._modes import mode_metrics
 from jaxgen.metrics._modes import ring_modes
-from jaxgen.metrics._likelihood import LatentVariableModel
-from jaxgen.metrics._likelihood import evaluate_elbo
-from jaxgen.metrics._likelihood import iwae_log_likelihood
+from jaxgen.metrics._parzen import parzen_log_density
+from jaxgen.metrics._parzen import parzen_log_likelihood
+from jaxgen.metrics._parzen import parzen_select_sigma
+
+__all__ = [
+    "GaussianMixture2D",
+    "LatentVariableModel",
+    "evaluate_elbo",
+    "grid_modes",
+    "iwae_log_likelihood",
+    "mode_metrics",
+    "parzen_log_density",
+    "parzen_log_likelihood",
+    "parzen_select_sigma",
+    "ring_modes",
+]
