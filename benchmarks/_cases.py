@@ -50,6 +50,10 @@ HPARAMS: dict[str, dict[str, Any]] = {
 
 MODEL_NAMES = tuple(HPARAMS)
 
+# Convolutional models: XLA's CPU backend runs convolutions several times slower
+# inside a loop body, so their K steps are unrolled (few, to bound compile time).
+UNROLLED = {"conv_vae": 4, "dcgan": 2}
+
 
 @dataclasses.dataclass
 class JaxSetup:
@@ -66,6 +70,8 @@ class JaxSetup:
   state: Any
   data: dict[str, np.ndarray]
   examples_per_step: int
+  unroll: bool = False
+  max_k: int | None = None
 
 
 def synthetic_data(name: str, num: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -156,7 +162,8 @@ def build_jax(name: str, batch_size: int, num_examples: int) -> JaxSetup:
   optimizers = {network: optax.adam(hp["lr"], b1=hp["b1"], b2=hp["b2"]) for network in models}
   graphdefs, state = train.init_train_state(models, optimizers, jax.random.key(0))
   step = train.make_train_step(graphdefs, optimizers, _updates(name))
-  return JaxSetup(step, state, synthetic_data(name, num_examples), batch_size)
+  return JaxSetup(step, state, synthetic_data(name, num_examples), batch_size,
+                  unroll=name in UNROLLED, max_k=UNROLLED.get(name))
 
 
 def num_parameters(params) -> int:

@@ -75,7 +75,7 @@ class JaxChunks:
 
   def __init__(self, setup, dp: train.DataParallel, batch_size: int):
     self.setup, self.dp, self.batch_size = setup, dp, batch_size
-    self.multi = dp.compile(train.make_multi_step(setup.step))
+    self.multi = dp.compile(train.make_multi_step(setup.step, unroll=setup.unroll))
     self.state = dp.put_state(setup.state)
     self.data = dp.put_data(setup.data)
     self.num_examples = next(iter(setup.data.values())).shape[0]
@@ -135,6 +135,8 @@ def jax_contenders(setup, dp: train.DataParallel, batch_size: int, *, window_s: 
     programs, and ``flops_per_step`` from XLA's cost analysis.
   """
   chunks = JaxChunks(setup, dp, batch_size)
+  if setup.max_k:
+    max_k = min(max_k, setup.max_k)
   one, one_times = chunks.compile(1)
   for _ in range(2):  # warm-up (first calls allocate and page in)
     chunks.run(one, 1, 1)

@@ -151,3 +151,12 @@ def test_init_rejects_untyped_key():
   models = {"net": nnx.Linear(1, 1, rngs=nnx.Rngs(0))}
   with pytest.raises(ValueError, match="typed PRNG key"):
     train.init_train_state(models, {"net": optax.sgd(0.1)}, jax.random.PRNGKey(0))
+
+
+def test_unrolled_multi_step_equals_rolled():
+  graphdefs, state, step, data = _regression_setup()
+  idx = train.batch_indices(seed=5, start_step=0, num_steps=3, num_examples=64, batch_shape=(16,))
+  rolled, m1 = train.make_multi_step(step, donate=False)(state, data, idx)
+  unrolled, m2 = train.make_multi_step(step, donate=False, unroll=True)(state, data, idx)
+  chex.assert_trees_all_close(rolled.params, unrolled.params, rtol=1e-5, atol=1e-6)
+  chex.assert_trees_all_close(m1, m2, rtol=1e-5, atol=1e-6)

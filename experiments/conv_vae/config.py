@@ -61,16 +61,19 @@ def get_config(preset: str = "digits"):
     config.eval.iwae_num_samples = 1000
   elif preset == "binarized_mnist":
     config.dataset = "binarized_mnist"
-    config.steps_per_call = 390
+    config.steps_per_call = 4
+    config.unroll_steps = True
   elif preset == "mnist":
     config.dataset = "mnist"
     config.binarize = "dynamic"
-    config.steps_per_call = 468
+    config.steps_per_call = 4
+    config.unroll_steps = True
   elif preset == "cifar10":
     config.dataset = "cifar10"
     config.model.image_shape = (32, 32, 3)
     config.model.latent_dim = 64
     config.model.likelihood = "gaussian"
     config.num_epochs = 20
-    config.steps_per_call = 390
+    config.steps_per_call = 4
+    config.unroll_steps = True
   return config

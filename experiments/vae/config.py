@@ -62,6 +62,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.num_steps = 0  # > 0 overrides num_epochs (smoke tests).
   config.seed = 0
   config.steps_per_call = 100
+  # Unroll the steps of a dispatch instead of looping (jaxgen.train.make_multi_step):
+  # XLA's CPU backend runs convolutions several times slower inside a loop body.
+  config.unroll_steps = False
   config.checkpoint_every = 100_000
   config.eval = ml_collections.ConfigDict(
       dict(

@@ -151,6 +151,7 @@ def train_and_evaluate(config, workdir: str, data_dir: str | None = None) -> dic
       batch_shape=(config.batch_size,),
       seed=config.seed,
       steps_per_call=min(config.steps_per_call, num_steps),
+      unroll_steps=config.unroll_steps,
       checkpoint_every=config.checkpoint_every,
       description=f"{config.model.name} {config.dataset}",
   )

@@ -143,13 +143,19 @@ def make_train_step(
   return step
 
 
-def make_multi_step(step_fn, *, donate: bool = True):
+def make_multi_step(step_fn, *, donate: bool = True, unroll: bool = False):
   """Compiles K steps into one dispatch: ``run(state, data, indices)``.
 
   ``data`` is a pytree of arrays resident on the device (the whole training
   set); ``indices`` is an int array ``(K, *batch_shape)`` of example indices,
   one row per step. The batches are gathered on the device inside one
   ``jax.lax.scan``, so no Python runs between the K steps.
+
+  ``unroll=True`` unrolls the K steps into straight-line code. XLA's CPU
+  backend runs convolutions inside a loop body several times slower than
+  outside one (measured here: a conv VAE step at batch 128 took 0.62 s in a
+  rolled scan of any length, 0.09 s unrolled), so convolutional models on CPU
+  should unroll a few steps per dispatch; compile time grows with K.
 
   Returns:
     A jitted function returning ``(state, metrics)`` with each metric stacked
@@ -161,6 +167,6 @@ def make_multi_step(step_fn, *, donate: bool = True):
       batch = jax.tree.map(lambda a: a[idx], data)
       return step_fn(state, batch)
 
-    return jax.lax.scan(body, state, indices)
+    return jax.lax.scan(body, state, indices, unroll=unroll)
 
   return jax.jit(run, donate_argnums=(0,) if donate else ())
