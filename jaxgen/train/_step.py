@@ -167,6 +167,13 @@ def make_multi_step(step_fn, *, donate: bool = True, unroll: bool = False):
       batch = jax.tree.map(lambda a: a[idx], data)
       return step_fn(state, batch)
 
-    return jax.lax.scan(body, state, indices, unroll=unroll)
+    if not unroll:
+      return jax.lax.scan(body, state, indices)
+    # Straight-line code by hand: lax.scan(unroll=True) still emits a loop when K == 1.
+    outputs = []
+    for i in range(indices.shape[0]):
+      state, metrics = body(state, indices[i])
+      outputs.append(metrics)
+    return state, jax.tree.map(lambda *m: jnp.stack(m), *outputs)
 
   return jax.jit(run, donate_argnums=(0,) if donate else ())
