@@ -17,9 +17,10 @@ Presets:
       python -m experiments.conv_vae.main --config=experiments/conv_vae/config.py:binarized_mnist \\
           --data_dir=DIR_WITH_binarized_mnist.npz --workdir=/tmp/conv_vae_bmnist
 
-    With XLA's own CPU convolutions (conv_impl="xla") one epoch took about
-    400 s on 2 CPU cores (1 s per step); conv_impl="auto" (the default) uses
-    jaxgen.nn's sub-pixel transposed convolutions.
+    Measured: one epoch in 34.9 s on 2 CPU cores (test -ELBO 126.9 after
+    that epoch) with conv_impl="auto" (jaxgen.nn's sub-pixel transposed
+    convolutions) and 4 unrolled steps per dispatch; with XLA's own layers in
+    a rolled scan an epoch took about 400 s. 10 epochs not run yet.
 
   cifar10: 32x32x3 -> 8x8 (32, 64 channels), 64-d latent, Gaussian decoder
     with a learned per-pixel variance, 20 epochs (needs tfds cifar10 in --data_dir).
