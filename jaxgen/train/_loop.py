@@ -145,7 +145,7 @@ def fit(
       means = _chunk_means(metrics)
       if writer is not None:
         writer.write({"step": step, "chunk_steps": k, "seconds": seconds, "steps_per_sec": k / seconds, **means})
-      shown = {n.split("/")[-1] if n.startswith("loss/") else n: v for n, v in means.items() if "grad_norm" not in n}
+      shown = {n.replace("/", "_"): v for n, v in means.items() if not n.startswith(("grad_norm/", "skipped/"))}
       bar.set_postfix({n: f"{v:.4g}" for n, v in list(shown.items())[:4]} | {"it/s": f"{k / seconds:.1f}"})
       bar.update(k)
       for hook in hooks:
