@@ -5,6 +5,10 @@
 host-side twin for Python loops. Both drop the last incomplete batch (unless
 asked not to, on the host) so every step sees the same batch shape and the
 step compiles once.
+
+These serve loops written by users. jaxgen's own training does not use them:
+its data order is a function of the step alone (`jaxgen.train.batch_indices`),
+which is what lets a resumed run see exactly the batches it would have seen.
 """
 
 from __future__ import annotations
