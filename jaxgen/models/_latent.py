@@ -10,10 +10,7 @@ objectives and the experiments need.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Mapping
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -44,21 +41,6 @@ def check_image_shape(image_shape) -> tuple[int, int, int]:
   if len(shape) != 3 or min(shape) < 1:
     raise ValueError(f"image_shape must be (height, width, channels) of positive sizes, got {image_shape}.")
   return shape
-
-
-def config_from_mapping(cls, mapping: Mapping[str, Any]):
-  """Builds the frozen dataclass ``cls`` from the matching keys of a config.
-
-  Lists become tuples (a config saved as JSON and read back holds lists), and
-  keys that are not fields of ``cls`` (``name``) are ignored.
-  """
-  names = {f.name for f in dataclasses.fields(cls)}
-  values = {}
-  for key in names:
-    if key in mapping:
-      value = mapping[key]
-      values[key] = tuple(value) if isinstance(value, list) else value
-  return cls(**values)
 
 
 def standard_normal_log_prob(z: jax.Array) -> jax.Array:

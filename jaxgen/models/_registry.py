@@ -54,6 +54,21 @@ def get_model_spec(name: str) -> ModelSpec:
   return _REGISTRY[name]
 
 
+def hparams_from_config(cls, model_config, *, family: str):
+  """Builds the frozen hyperparameter dataclass ``cls`` from ``config.model``.
+
+  Keys that are not fields of ``cls`` are an error (a typo would otherwise
+  train the default silently), except ``name``; lists become tuples, since a
+  config saved as JSON and read back holds lists.
+  """
+  fields = {f.name for f in dataclasses.fields(cls)}
+  given = {k: v for k, v in dict(model_config).items() if k != "name"}
+  unknown = sorted(set(given) - fields)
+  if unknown:
+    raise ValueError(f"config.model has unknown keys {unknown} for '{family}'; known: {sorted(fields)}")
+  return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in given.items()})
+
+
 def build_models(config, rngs: nnx.Rngs) -> dict[str, nnx.Module]:
   """Builds the networks of ``config.model.name`` from the config."""
   return get_model_spec(config.model.name).build(config, rngs)

@@ -15,8 +15,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from jaxgen.models._latent import check_image_shape, config_from_mapping
-from jaxgen.models._registry import register_model
+from jaxgen.models._latent import check_image_shape
+from jaxgen.models._registry import hparams_from_config, register_model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +85,7 @@ class Autoencoder(nnx.Module):
 
 def build(config, rngs: nnx.Rngs) -> dict[str, nnx.Module]:
   """Registry builder: ``{"autoencoder": Autoencoder}`` from ``config.model``."""
-  return {"autoencoder": Autoencoder(config_from_mapping(AutoencoderConfig, config.model), rngs=rngs)}
+  return {"autoencoder": Autoencoder(hparams_from_config(AutoencoderConfig, config.model, family="autoencoder"), rngs=rngs)}
 
 
 # No sampler: an autoencoder has no prior over codes, so it cannot generate.

@@ -26,11 +26,10 @@ from jaxgen.models._latent import (
     activation_fn,
     check_image_shape,
     check_likelihood,
-    config_from_mapping,
     sample_images,
     split_gaussian_params,
 )
-from jaxgen.models._registry import register_model
+from jaxgen.models._registry import hparams_from_config, register_model
 
 CONV_IMPLS = jaxgen.nn.IMPLS
 
@@ -164,7 +163,7 @@ class ConvVAE(LatentVariableMixin, nnx.Module):
 
 def build(config, rngs: nnx.Rngs) -> dict[str, nnx.Module]:
   """Registry builder: ``{"vae": ConvVAE}`` from ``config.model``."""
-  return {"vae": ConvVAE(config_from_mapping(ConvVAEConfig, config.model), rngs=rngs)}
+  return {"vae": ConvVAE(hparams_from_config(ConvVAEConfig, config.model, family="conv_vae"), rngs=rngs)}
 
 
 register_model("conv_vae", build, sample_images, sample_network="vae")

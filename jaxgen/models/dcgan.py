@@ -31,6 +31,7 @@ from flax import nnx
 
 import jaxgen.nn
 
+from jaxgen.models import _registry
 from jaxgen.models._registry import register_model
 
 
@@ -146,12 +147,7 @@ class DCGANDiscriminator(nnx.Module):
 
 def hparams_from_config(config) -> DCGANConfig:
   """The model's hyperparameters from ``config.model`` (its ``name`` key aside)."""
-  fields = {f.name for f in dataclasses.fields(DCGANConfig)}
-  given = {k: v for k, v in dict(config.model).items() if k != "name"}
-  unknown = sorted(set(given) - fields)
-  if unknown:
-    raise ValueError(f"config.model has unknown keys {unknown} for 'dcgan'; known: {sorted(fields)}")
-  return DCGANConfig(**given)
+  return _registry.hparams_from_config(DCGANConfig, config.model, family="dcgan")
 
 
 def build(config, rngs: nnx.Rngs) -> dict[str, nnx.Module]:

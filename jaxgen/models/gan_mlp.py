@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from jaxgen.models import _registry
 from jaxgen.models._registry import register_model
 from jaxgen.models.layers import Maxout
 
@@ -132,12 +133,7 @@ class MaxoutDiscriminator(nnx.Module):
 
 def hparams_from_config(config) -> GANMLPConfig:
   """The model's hyperparameters from ``config.model`` (its ``name`` key aside)."""
-  fields = {f.name for f in dataclasses.fields(GANMLPConfig)}
-  given = {k: v for k, v in dict(config.model).items() if k != "name"}
-  unknown = sorted(set(given) - fields)
-  if unknown:
-    raise ValueError(f"config.model has unknown keys {unknown} for 'gan_mlp'; known: {sorted(fields)}")
-  return GANMLPConfig(**given)
+  return _registry.hparams_from_config(GANMLPConfig, config.model, family="gan_mlp")
 
 
 def build(config, rngs: nnx.Rngs) -> dict[str, nnx.Module]:

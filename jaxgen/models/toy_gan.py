@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from jaxgen.models import _registry
 from jaxgen.models._registry import register_model
 from jaxgen.models.layers import Maxout
 
@@ -48,9 +49,8 @@ class ToyGANConfig:
 
   @classmethod
   def from_config(cls, model_config) -> "ToyGANConfig":
-    """Reads the dataclass fields present in ``config.model`` (others keep defaults)."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in dict(model_config).items() if k in names})
+    """Reads ``config.model``; unknown keys are an error."""
+    return _registry.hparams_from_config(cls, model_config, family="toy_gan")
 
 
 class ToyGenerator(nnx.Module):

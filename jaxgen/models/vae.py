@@ -21,11 +21,10 @@ from jaxgen.models._latent import (
     activation_fn,
     check_image_shape,
     check_likelihood,
-    config_from_mapping,
     sample_images,
     split_gaussian_params,
 )
-from jaxgen.models._registry import register_model
+from jaxgen.models._registry import hparams_from_config, register_model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,7 +122,7 @@ class VAE(LatentVariableMixin, nnx.Module):
 
 def build(config, rngs: nnx.Rngs) -> dict[str, nnx.Module]:
   """Registry builder: ``{"vae": VAE}`` from ``config.model``."""
-  return {"vae": VAE(config_from_mapping(VAEConfig, config.model), rngs=rngs)}
+  return {"vae": VAE(hparams_from_config(VAEConfig, config.model, family="vae"), rngs=rngs)}
 
 
 register_model("vae", build, sample_images, sample_network="vae")
