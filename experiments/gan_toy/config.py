@@ -29,12 +29,12 @@ ring 7.9 modes, grid 23.8 modes. With far fewer iterations than the paper's 400,
 the high-quality fractions are lower; what was measured, with the compute, is in
 the README.
 
-Measured (2 trials x 3,000 iterations = 3 of the paper's 400 epochs, CPU, 2 cores
-shared with other jobs, 10-20 it/s; wall 6-9 minutes per line):
-  ring GAN      7.0 +- 1.0 modes, 45.7 +- 17.6% HQ, reverse KL 0.60 +- 0.46
-  ring PacGAN2  8.0 +- 0.0 modes, 40.1 +- 11.5% HQ, reverse KL 0.48 +- 0.21
-  grid GAN      9.5 +- 3.5 modes,  2.2 +- 0.9% HQ,  reverse KL 1.33 +- 0.37
-  grid PacGAN2 11.5 +- 1.5 modes,  1.6 +- 0.5% HQ,  reverse KL 1.09 +- 0.05
+Measured (2 trials x 10,000 iterations = 10 of the paper's 400 epochs, CPU, 2 cores;
+training 166-274 s per trial; 2026-11-22):
+  ring GAN      7.5 +- 0.5 modes, 79.9 +- 0.1% HQ, reverse KL 0.37 +- 0.21
+  ring PacGAN2  8.0 +- 0.0 modes, 79.8 +- 3.2% HQ, reverse KL 0.20 +- 0.04
+  grid GAN     15.0 +- 1.0 modes, 27.6 +- 2.3% HQ, reverse KL 1.05 +- 0.07
+  grid PacGAN2 17.5 +- 6.5 modes,  5.2 +- 3.4% HQ, reverse KL 0.78 +- 0.42
 At this budget the generators have not converged (the grid's points lie between
 the modes), so these numbers are not comparable with Table 1.
 """
