@@ -62,12 +62,10 @@ def load_models(
     the checkpoint step read.
   """
   from jaxgen import checkpoint
-  from jaxgen.models import _registry
-  from jaxgen.train import _checks
+  from jaxgen.models import _registry  # importing jaxgen.models registers every family
   from jaxgen.train import _state
 
   config = load_config(workdir)
-  _checks.import_model_families()  # the families register themselves on import
   models = _registry.build_models(config, nnx.Rngs(0))
   graphdefs, params, rest = _state.split_models(models)
   ckpt_dir = os.path.join(os.fspath(workdir), "checkpoints")

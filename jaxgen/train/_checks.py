@@ -10,7 +10,6 @@ right after loading the config and the data.
 from __future__ import annotations
 
 import difflib
-import importlib
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -100,24 +99,11 @@ def _check_value(path: str, key: str, value: Any) -> None:
       raise ValueError(f"{path} must lie in [0, 1], got {value!r}")
 
 
-def import_model_families() -> list[str]:
-  """Imports ``jaxgen.models`` and each of its public modules (families register on import).
-
-  Returns the registered model names.
-  """
-  import pkgutil
-
-  from jaxgen.models import _registry
-
-  package = importlib.import_module("jaxgen.models")
-  for info in pkgutil.iter_modules(package.__path__):
-    if not info.name.startswith("_"):
-      importlib.import_module(f"jaxgen.models.{info.name}")
-  return _registry.model_names()
-
-
 def _registered_models() -> list[str]:
-  return import_model_families()
+  """The registered model names (importing jaxgen.models registers every family)."""
+  import jaxgen.models
+
+  return jaxgen.models.model_names()
 
 
 def _known_datasets() -> tuple[str, ...]:
