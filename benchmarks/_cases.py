@@ -91,25 +91,28 @@ def synthetic_data(name: str, num: int, seed: int = 0) -> dict[str, np.ndarray]:
   return {"image": images}
 
 
-def build_modules(name: str, rngs: nnx.Rngs) -> dict[str, nnx.Module]:
-  """The jaxgen networks of case ``name`` (raises ImportError when the model has not landed)."""
+def build_modules(name: str, rngs: nnx.Rngs, compute_dtype: str = "float32") -> dict[str, nnx.Module]:
+  """The jaxgen networks of case ``name`` computing in ``compute_dtype`` (ImportError when the model has not landed)."""
   hp = HPARAMS[name]
+  dt = compute_dtype
   if name == "ae":
     from jaxgen.models.autoencoder import Autoencoder, AutoencoderConfig
 
-    cfg = AutoencoderConfig(image_shape=hp["image_shape"], hidden_dim=hp["hidden_dim"], latent_dim=hp["latent_dim"])
+    cfg = AutoencoderConfig(image_shape=hp["image_shape"], hidden_dim=hp["hidden_dim"], latent_dim=hp["latent_dim"],
+                              compute_dtype=dt)
     return {"autoencoder": Autoencoder(cfg, rngs=rngs)}
   if name == "vae":
     from jaxgen.models.vae import VAE, VAEConfig
 
-    cfg = VAEConfig(image_shape=hp["image_shape"], hidden_sizes=(hp["hidden_dim"],), latent_dim=hp["latent_dim"])
+    cfg = VAEConfig(image_shape=hp["image_shape"], hidden_sizes=(hp["hidden_dim"],), latent_dim=hp["latent_dim"],
+                    compute_dtype=dt)
     return {"vae": VAE(cfg, rngs=rngs)}
   if name == "conv_vae":
     from jaxgen.models.conv_vae import ConvVAE, ConvVAEConfig
 
     cfg = ConvVAEConfig(
         image_shape=hp["image_shape"], channels=hp["channels"], kernel_size=hp["kernel_size"],
-        latent_dim=hp["latent_dim"],
+        latent_dim=hp["latent_dim"], compute_dtype=dt,
     )
     return {"vae": ConvVAE(cfg, rngs=rngs)}
   if name == "gan_mlp":
@@ -118,7 +121,7 @@ def build_modules(name: str, rngs: nnx.Rngs) -> dict[str, nnx.Module]:
     cfg = GANMLPConfig(
         image_shape=hp["image_shape"], latent_dim=hp["latent_dim"], generator_features=hp["generator_features"],
         discriminator_units=hp["discriminator_units"], discriminator_pieces=hp["discriminator_pieces"],
-        input_keep=hp["input_keep"], hidden_keep=hp["hidden_keep"],
+        input_keep=hp["input_keep"], hidden_keep=hp["hidden_keep"], compute_dtype=dt,
     )
     return {"generator": MLPGenerator(cfg, rngs=rngs), "discriminator": MaxoutDiscriminator(cfg, rngs=rngs)}
   if name == "dcgan":
@@ -126,14 +129,14 @@ def build_modules(name: str, rngs: nnx.Rngs) -> dict[str, nnx.Module]:
 
     cfg = DCGANConfig(
         image_shape=hp["image_shape"], latent_dim=hp["latent_dim"], features=hp["features"],
-        kernel_size=hp["kernel_size"],
+        kernel_size=hp["kernel_size"], compute_dtype=dt,
     )
     return {"generator": DCGANGenerator(cfg, rngs=rngs), "discriminator": DCGANDiscriminator(cfg, rngs=rngs)}
   if name == "toy_gan":
     from jaxgen.models.toy_gan import ToyDiscriminator, ToyGANConfig, ToyGenerator
 
     fields = {f.name for f in dataclasses.fields(ToyGANConfig)}
-    cfg = ToyGANConfig(**{k: v for k, v in hp.items() if k in fields})
+    cfg = ToyGANConfig(**{k: v for k, v in hp.items() if k in fields}, compute_dtype=dt)
     return {"generator": ToyGenerator(cfg, rngs=rngs), "discriminator": ToyDiscriminator(cfg, rngs=rngs)}
   raise ValueError(f"unknown model '{name}'; known: {', '.join(MODEL_NAMES)}")
 
@@ -153,12 +156,12 @@ def _updates(name: str):
   return train.gan_updates(loss="non_saturating", k=1, latent_dim=HPARAMS[name]["latent_dim"])
 
 
-def build_jax(name: str, batch_size: int, num_examples: int) -> JaxSetup:
+def build_jax(name: str, batch_size: int, num_examples: int, compute_dtype: str = "float32") -> JaxSetup:
   """The jaxgen train step of case ``name`` with Adam on every network, on synthetic data."""
   from jaxgen import train
 
   hp = HPARAMS[name]
-  models = build_modules(name, nnx.Rngs(0))
+  models = build_modules(name, nnx.Rngs(0), compute_dtype)
   optimizers = {network: optax.adam(hp["lr"], b1=hp["b1"], b2=hp["b2"]) for network in models}
   graphdefs, state = train.init_train_state(models, optimizers, jax.random.key(0))
   step = train.make_train_step(graphdefs, optimizers, _updates(name))

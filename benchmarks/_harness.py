@@ -196,7 +196,7 @@ def interleave(contenders: list[Contender], rounds: int) -> None:
 
 def format_table(rows: list[dict[str, Any]]) -> str:
   """A fixed-width text table of the result rows."""
-  head = ["model", "B", "dev", "compile s", "step/s scan(K)", "step/s 1/disp", "ex/s", "GFLOP/s", "%peak",
+  head = ["model", "B", "dtype", "dev", "compile s", "step/s scan(K)", "step/s 1/disp", "ex/s", "GFLOP/s", "%peak",
           "torch eager", "torch comp", "x eager", "x comp"]
 
   def fmt(v, spec):
@@ -211,7 +211,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     med = lambda c: c.get("steps_per_s", {}).get("median")
     scan_s = f"{med(jc):.1f} ({jc.get('steps_per_dispatch')})" if med(jc) is not None else "-"
     lines.append([
-        r["model"], str(r["batch_size"]), str(r["devices"]),
+        r["model"], str(r["batch_size"]), {"float32": "f32", "bfloat16": "bf16"}.get(r.get("compute_dtype"), "?"),
+        str(r["devices"]),
         fmt(jc.get("compile_s"), ".2f"), scan_s, fmt(med(js), ".1f"),
         fmt(med(jc) * r["batch_size"] if med(jc) else None, ".0f"),
         fmt(r.get("flops_per_s") and r["flops_per_s"] / 1e9, ".1f"),

@@ -5,6 +5,7 @@ Run (from the repository root)::
   python -m benchmarks.step                                  # all models, batch 32,128,512
   python -m benchmarks.step --models vae,conv_vae --batch_sizes 128 --out results.json
   python -m benchmarks.step --models vae --batch_sizes 128 --devices 1,2,4,8   # data-parallel scaling
+  python -m benchmarks.step --models gan_mlp --batch_sizes 128 --compute_dtypes float32,bfloat16
   python -m benchmarks.step --quick                          # a fast smoke run (numbers meaningless)
 
 For each model and batch size it measures the jaxgen train step (trace and
@@ -13,7 +14,9 @@ interleaved windows after warm-up; FLOP/s from XLA's cost analysis and the
 fraction of this machine's measured float32 matmul peak; K steps per
 ``lax.scan`` dispatch against one step per dispatch) and, when ``torch`` is
 importable, the same model in PyTorch eager and under ``torch.compile``, and
-prints the ratio jaxgen / PyTorch. It prints a table and writes JSON
+prints the ratio jaxgen / PyTorch. ``--compute_dtypes bfloat16`` times the
+models' bfloat16 compute dtype (float32 parameters and losses) against
+PyTorch under ``torch.autocast(dtype=torch.bfloat16)``. It prints a table and writes JSON
 (``--out``) with the device, the date and the library versions.
 
 On a GPU it runs unchanged: JAX picks the device; the PyTorch peers run on
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import os
 import platform
@@ -34,6 +38,7 @@ import sys
 import time
 
 MODEL_NAMES = ("ae", "vae", "conv_vae", "gan_mlp", "dcgan", "toy_gan")
+COMPUTE_DTYPES = ("float32", "bfloat16")
 
 
 def _int_list(text: str) -> list[int]:
@@ -54,10 +59,20 @@ def _model_list(text: str) -> list[str]:
   return names
 
 
+def _dtype_list(text: str) -> list[str]:
+  names = [v.strip() for v in text.split(",") if v.strip()]
+  unknown = sorted(set(names) - set(COMPUTE_DTYPES))
+  if not names or unknown:
+    raise argparse.ArgumentTypeError(f"unknown compute dtypes {unknown or text!r}; choose from {', '.join(COMPUTE_DTYPES)}")
+  return names
+
+
 def parse_args(argv=None) -> argparse.Namespace:
   p = argparse.ArgumentParser(prog="python -m benchmarks.step", description=__doc__.split("\n\n")[0])
   p.add_argument("--models", type=_model_list, default=list(MODEL_NAMES), help="comma-separated: " + ",".join(MODEL_NAMES))
   p.add_argument("--batch_sizes", type=_int_list, default=[32, 128, 512])
+  p.add_argument("--compute_dtypes", type=_dtype_list, default=["float32"],
+                 help="models' compute dtypes to time: float32, bfloat16 or both (parameters stay float32)")
   p.add_argument("--devices", type=_int_list, default=[1], help="mesh sizes to time the jaxgen step on, e.g. 1,2,4,8")
   p.add_argument("--out", default=None, help="JSON file to write")
   p.add_argument("--peers", choices=("all", "eager", "compile", "none"), default="all", help="which PyTorch peers to run")
@@ -158,54 +173,54 @@ def main(argv=None) -> dict:
 
   rows, skipped = [], []
   for name in args.models:
-    for batch_size in args.batch_sizes:
-      for n_dev in args.devices:
-        label = f"{name} B={batch_size} devices={n_dev}"
-        if n_dev > jax.device_count():
-          skipped.append({"model": name, "batch_size": batch_size, "devices": n_dev,
-                          "reason": f"only {jax.device_count()} devices"})
-          print(f"skip {label}: only {jax.device_count()} devices", flush=True)
-          continue
-        if batch_size % n_dev:
-          skipped.append({"model": name, "batch_size": batch_size, "devices": n_dev,
-                          "reason": "batch size not divisible by the device count"})
-          print(f"skip {label}: batch size not divisible by {n_dev}", flush=True)
-          continue
-        try:
-          setup = _cases.build_jax(name, batch_size, args.num_examples)
-        except ImportError as e:
-          skipped.append({"model": name, "reason": f"model not available: {e}"})
-          print(f"skip {name}: model not available ({e})", flush=True)
-          break
-        print(f"{label}: compiling ...", flush=True)
-        t0 = time.perf_counter()
-        dp = train.DataParallel(train.data_mesh(jax.devices()[:n_dev]))
-        contenders, info = _harness.jax_contenders(
-            setup, dp, batch_size, window_s=args.window_s, max_k=args.max_k, per_step=n_dev == 1
-        )
-        if torch is not None and n_dev == 1:
-          from benchmarks.peers import torch_models
+    for batch_size, dtype, n_dev in itertools.product(args.batch_sizes, args.compute_dtypes, args.devices):
+      label = f"{name} B={batch_size} {dtype} devices={n_dev}"
+      if n_dev > jax.device_count():
+        skipped.append({"model": name, "batch_size": batch_size, "devices": n_dev,
+                        "reason": f"only {jax.device_count()} devices"})
+        print(f"skip {label}: only {jax.device_count()} devices", flush=True)
+        continue
+      if batch_size % n_dev:
+        skipped.append({"model": name, "batch_size": batch_size, "devices": n_dev,
+                        "reason": "batch size not divisible by the device count"})
+        print(f"skip {label}: batch size not divisible by {n_dev}", flush=True)
+        continue
+      try:
+        setup = _cases.build_jax(name, batch_size, args.num_examples, dtype)
+      except ImportError as e:
+        skipped.append({"model": name, "reason": f"model not available: {e}"})
+        print(f"skip {name}: model not available ({e})", flush=True)
+        break
+      print(f"{label}: compiling ...", flush=True)
+      t0 = time.perf_counter()
+      dp = train.DataParallel(train.data_mesh(jax.devices()[:n_dev]))
+      contenders, info = _harness.jax_contenders(
+          setup, dp, batch_size, window_s=args.window_s, max_k=args.max_k, per_step=n_dev == 1
+      )
+      if torch is not None and n_dev == 1:
+        from benchmarks.peers import torch_models
 
-          modes = {"all": (False, True), "eager": (False,), "compile": (True,)}[args.peers]
-          for compiled in modes:
-            peer = "torch_compile" if compiled else "torch_eager"
-            try:
-              contenders.append(_harness.torch_contender(
-                  peer,
-                  lambda c=compiled: torch_models.build_torch_step(
-                      name, batch_size, args.num_examples, compile=c, device=torch_device),
-                  compiled=compiled, window_s=args.window_s, max_steps=max(args.max_k, 2),
-                  synchronize=synchronize,
-              ))
-            except Exception as e:  # noqa: BLE001 - a failing peer must not stop the jaxgen numbers
-              skipped.append({"model": name, "batch_size": batch_size, "peer": peer, "reason": repr(e)[:300]})
-              print(f"  {peer} failed: {e!r}"[:300], flush=True)
-        _harness.interleave(contenders, args.rounds)
-        extra = {"num_parameters": _cases.num_parameters(setup.state.params), "setup_s": time.perf_counter() - t0, **info}
-        row = _harness.result_row(name, batch_size, n_dev, peak["flops_per_s"], contenders, extra)
-        rows.append(row)
-        print(_harness.format_table([row]).splitlines()[-1], flush=True)
-        remeasure_peak()
+        modes = {"all": (False, True), "eager": (False,), "compile": (True,)}[args.peers]
+        for compiled in modes:
+          peer = "torch_compile" if compiled else "torch_eager"
+          try:
+            contenders.append(_harness.torch_contender(
+                peer,
+                lambda c=compiled: torch_models.build_torch_step(
+                    name, batch_size, args.num_examples, compile=c, device=torch_device, compute_dtype=dtype),
+                compiled=compiled, window_s=args.window_s, max_steps=max(args.max_k, 2),
+                synchronize=synchronize,
+            ))
+          except Exception as e:  # noqa: BLE001 - a failing peer must not stop the jaxgen numbers
+            skipped.append({"model": name, "batch_size": batch_size, "peer": peer, "reason": repr(e)[:300]})
+            print(f"  {peer} failed: {e!r}"[:300], flush=True)
+      _harness.interleave(contenders, args.rounds)
+      extra = {"compute_dtype": dtype, "num_parameters": _cases.num_parameters(setup.state.params),
+               "setup_s": time.perf_counter() - t0, **info}
+      row = _harness.result_row(name, batch_size, n_dev, peak["flops_per_s"], contenders, extra)
+      rows.append(row)
+      print(_harness.format_table([row]).splitlines()[-1], flush=True)
+      remeasure_peak()
 
   for row in rows:  # fractions of the best peak seen over the whole run
     row["peak_fraction"] = row["flops_per_s"] / peak["flops_per_s"] if row["flops_per_s"] else None
@@ -213,7 +228,8 @@ def main(argv=None) -> dict:
   print()
   print(f"matmul peak, best over the run: {peak['flops_per_s'] / 1e9:.1f} GFLOP/s")
   print(_harness.format_table(rows))
-  print("steps/s: median over interleaved rounds; 'x eager' / 'x comp': jaxgen scan steps/s over PyTorch's.")
+  print("steps/s: median over interleaved rounds; 'x eager' / 'x comp': jaxgen scan steps/s over PyTorch's;"
+        " %peak is of the float32 matmul peak for every dtype.")
   for s in skipped:
     print(f"skipped: {s}")
   result = {"meta": meta, "matmul_peak": peak, "results": rows, "skipped": skipped}

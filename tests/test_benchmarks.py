@@ -42,6 +42,18 @@ def test_quick_run_writes_table_and_json(tiny_toy_gan, tmp_path, capsys):
   assert "toy_gan" in capsys.readouterr().out
 
 
+def test_bfloat16_rows_time_the_bfloat16_step_and_its_autocast_peer(tiny_toy_gan):
+  peers = "eager" if _torch_available() else "none"
+  result = step.main(["--models", "toy_gan", "--batch_sizes", "8", "--compute_dtypes", "float32,bfloat16",
+                      "--quick", "--peers", peers])
+  rows = {r["compute_dtype"]: r for r in result["results"]}
+  assert sorted(rows) == ["bfloat16", "float32"]
+  for row in rows.values():
+    assert row["flops_per_step"] > 0 and row["contenders"]["jaxgen_scan"]["steps_per_s"]["median"] > 0
+  if peers == "eager":
+    assert rows["bfloat16"]["ratio_torch_eager"] > 0
+
+
 def test_model_lists_agree():
   assert step.MODEL_NAMES == _cases.MODEL_NAMES
 
@@ -51,6 +63,8 @@ def test_bad_arguments_are_rejected():
     step.parse_args(["--models", "nope"])
   with pytest.raises(SystemExit):
     step.parse_args(["--batch_sizes", "0"])
+  with pytest.raises(SystemExit):
+    step.parse_args(["--compute_dtypes", "float16"])
 
 
 @pytest.mark.skipif("not _torch_available()")

@@ -42,9 +42,11 @@ def test_gan_mnist_presets_and_errors():
     gan_mnist_config.get_config("svhn")
 
 
-def test_dcgan_digits_smoke(tmp_path):
+@pytest.mark.parametrize("compute_dtype", ["float32", "bfloat16"])
+def test_dcgan_digits_smoke(tmp_path, compute_dtype):
   config = dcgan_config.get_config()
   config.model.features = 4
+  config.model.compute_dtype = compute_dtype
   config.train.batch_size = 32
   config.train.num_steps = 10
   config.train.steps_per_call = 5

@@ -53,9 +53,13 @@ def check_vae_outputs(workdir, results, latent_2d):
   assert images.shape == (3, *saved.model.image_shape)
 
 
-@pytest.mark.parametrize("module, preset", [(vae_config, "digits"), (conv_config, "digits")])
-def test_vae_experiments_on_digits(tmp_path, module, preset):
+@pytest.mark.parametrize(
+    "module, preset, compute_dtype",
+    [(vae_config, "digits", "float32"), (conv_config, "digits", "float32"), (conv_config, "digits", "bfloat16")],
+)
+def test_vae_experiments_on_digits(tmp_path, module, preset, compute_dtype):
   config = shrink(module.get_config(preset))
+  config.model.compute_dtype = compute_dtype
   results = vae_train.train_and_evaluate(config, str(tmp_path))
   check_vae_outputs(str(tmp_path), results, latent_2d=True)
 

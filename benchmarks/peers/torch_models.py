@@ -9,7 +9,10 @@ same output size (the FLOPs are equal).
 
 Each train step is written the way PyTorch users write one (zero_grad,
 forward, backward, optimizer.step); ``compile=True`` wraps that whole
-function in ``torch.compile`` (the optimizer step included).
+function in ``torch.compile`` (the optimizer step included). For jaxgen's
+``compute_dtype="bfloat16"`` the peer runs its step under
+``torch.autocast(dtype=torch.bfloat16)``, PyTorch's own mixed precision
+(float32 parameters, matmuls and convolutions in bfloat16).
 """
 
 from __future__ import annotations
@@ -252,7 +255,8 @@ def _gan_step(generator, discriminator, hp):
 
 
 def build_torch_step(
-    name: str, batch_size: int, num_examples: int, *, compile: bool = False, device: str = "cpu"
+    name: str, batch_size: int, num_examples: int, *, compile: bool = False, device: str = "cpu",
+    compute_dtype: str = "float32",
 ) -> Callable[[], torch.Tensor]:
   """A zero-argument function running one train step of the PyTorch peer of ``name``.
 
@@ -260,8 +264,10 @@ def build_torch_step(
   in-memory dataset of ``num_examples`` on ``device`` (as jaxgen's steps
   gather on the device).
   """
+  if compute_dtype not in ("float32", "bfloat16"):
+    raise ValueError(f"unknown compute_dtype {compute_dtype!r}; choose float32 or bfloat16")
   with torch.device(device):
-    return _build(name, batch_size, num_examples, compile, torch.device(device))
+    return _build(name, batch_size, num_examples, compile, torch.device(device), compute_dtype)
 
 
 def build_models(name: str) -> list[nn.Module]:
@@ -280,7 +286,19 @@ _GAN_PAIRS = {
 }
 
 
-def _build(name, batch_size, num_examples, compile, device):
+def _autocast(step, device: torch.device, compute_dtype: str):
+  """``step`` under bfloat16 autocast (PyTorch's mixed precision), or unchanged for float32."""
+  if compute_dtype == "float32":
+    return step
+
+  def autocast_step(x):
+    with torch.autocast(device.type, dtype=torch.bfloat16):
+      return step(x)
+
+  return autocast_step
+
+
+def _build(name, batch_size, num_examples, compile, device, compute_dtype="float32"):
   hp = HPARAMS[name]
   torch.manual_seed(0)
   data = synthetic_data(name, num_examples)
@@ -300,6 +318,7 @@ def _build(name, batch_size, num_examples, compile, device):
     step = _gan_step(g_cls(hp).train(), d_cls(hp).train(), hp)
   else:
     raise ValueError(f"no PyTorch peer for '{name}'")
+  step = _autocast(step, device, compute_dtype)
   if compile:
     step = torch.compile(step)
 

@@ -38,7 +38,7 @@ def get_config(preset: str = "digits") -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.dataset = "digits"
   config.model = ml_collections.ConfigDict(
-      dict(name="autoencoder", image_shape=(8, 8, 1), hidden_dim=256, latent_dim=20)
+      dict(name="autoencoder", image_shape=(8, 8, 1), hidden_dim=256, latent_dim=20, compute_dtype="float32")
   )
   config.loss = "mse"
   config.optimizer = ml_collections.ConfigDict(dict(name="adam", learning_rate=1e-3, momentum=0.9))

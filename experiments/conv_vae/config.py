@@ -46,6 +46,8 @@ def get_config(preset: str = "digits"):
   config.model.activation = "relu"
   config.model.likelihood = "bernoulli"
   config.model.conv_impl = "auto"
+  # 'bfloat16': layers compute in bfloat16; parameters, losses and checkpoints stay float32.
+  config.model.compute_dtype = "float32"
   config.batch_size = 128
   config.num_epochs = 10
   config.eval.iwae_num_examples = 1000

@@ -61,6 +61,8 @@ def get_config(preset: str = "digits") -> ml_collections.ConfigDict:
   config.model.init_std = 0.02
   config.model.batch_norm_momentum = 0.9
   config.model.leaky_relu_slope = 0.2
+  # 'bfloat16': layers compute in bfloat16; parameters, losses and checkpoints stay float32.
+  config.model.compute_dtype = "float32"
 
   config.train = ml_collections.ConfigDict()
   config.train.loss = "non_saturating"

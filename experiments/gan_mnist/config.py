@@ -58,6 +58,8 @@ def get_config(preset: str = "digits") -> ml_collections.ConfigDict:
   config.model.discriminator_pieces = 5
   config.model.input_keep = 0.8
   config.model.hidden_keep = 0.5
+  # 'bfloat16': layers compute in bfloat16; parameters, losses and checkpoints stay float32.
+  config.model.compute_dtype = "float32"
 
   config.train = ml_collections.ConfigDict()
   config.train.loss = "non_saturating"

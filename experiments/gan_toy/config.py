@@ -62,6 +62,8 @@ def get_config(preset: str = "") -> ml_collections.ConfigDict:
   config.model.maxout_pieces = 5
   config.model.packing = 1
   config.model.init_std = 0.02
+  # 'bfloat16': layers compute in bfloat16; parameters, losses and checkpoints stay float32.
+  config.model.compute_dtype = "float32"
 
   config.loss = "non_saturating"
   config.k = 1

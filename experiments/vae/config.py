@@ -96,6 +96,8 @@ def get_config(preset: str = "digits") -> ml_collections.ConfigDict:
           latent_dim=20,
           activation="relu",
           likelihood="bernoulli",
+          # 'bfloat16': layers compute in bfloat16; parameters, losses and checkpoints stay float32.
+          compute_dtype="float32",
       )
   )
   if preset == "digits":

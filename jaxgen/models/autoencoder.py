@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jaxgen.models._latent import check_image_shape
+from jaxgen.models._precision import check_compute_dtype, compute_dtype, to_float32
 from jaxgen.models._registry import hparams_from_config, register_model
 
 
@@ -27,14 +28,18 @@ class AutoencoderConfig:
     image_shape: (H, W, C) of the images; the input layer has H * W * C units.
     hidden_dim: width of the hidden layer of encoder and decoder.
     latent_dim: size of the code z.
+    compute_dtype: 'float32' or 'bfloat16' (layers compute in it; parameters
+      and outputs stay float32, see ``jaxgen.models._precision``).
   """
 
   image_shape: tuple[int, int, int] = (28, 28, 1)
   hidden_dim: int = 256
   latent_dim: int = 20
+  compute_dtype: str = "float32"
 
   def __post_init__(self):
     object.__setattr__(self, "image_shape", check_image_shape(self.image_shape))
+    check_compute_dtype(self.compute_dtype)
     if self.hidden_dim < 1 or self.latent_dim < 1:
       raise ValueError(f"hidden_dim and latent_dim must be positive, got {self.hidden_dim}, {self.latent_dim}.")
 
@@ -55,20 +60,21 @@ class Autoencoder(nnx.Module):
     self.image_shape = config.image_shape
     self.latent_dim = config.latent_dim
     d = math.prod(config.image_shape)
-    self.enc_hidden = nnx.Linear(d, config.hidden_dim, rngs=rngs)
-    self.enc_code = nnx.Linear(config.hidden_dim, config.latent_dim, rngs=rngs)
-    self.dec_hidden = nnx.Linear(config.latent_dim, config.hidden_dim, rngs=rngs)
-    self.dec_out = nnx.Linear(config.hidden_dim, d, rngs=rngs)
+    dtype = compute_dtype(config.compute_dtype)
+    self.enc_hidden = nnx.Linear(d, config.hidden_dim, dtype=dtype, rngs=rngs)
+    self.enc_code = nnx.Linear(config.hidden_dim, config.latent_dim, dtype=dtype, rngs=rngs)
+    self.dec_hidden = nnx.Linear(config.latent_dim, config.hidden_dim, dtype=dtype, rngs=rngs)
+    self.dec_out = nnx.Linear(config.hidden_dim, d, dtype=dtype, rngs=rngs)
 
   def encode(self, x: jax.Array) -> jax.Array:
     """Codes ``(B, latent_dim)``; the final ReLU (as in the chapter) makes them >= 0."""
     h = jax.nn.relu(self.enc_hidden(x.reshape((x.shape[0], -1))))
-    return jax.nn.relu(self.enc_code(h))
+    return to_float32(jax.nn.relu(self.enc_code(h)))
 
   def decode_logits(self, z: jax.Array) -> jax.Array:
     """Pre-sigmoid outputs ``(B, H, W, C)``: the stable input of a cross-entropy loss."""
     h = jax.nn.relu(self.dec_hidden(z))
-    return self.dec_out(h).reshape((z.shape[0], *self.image_shape))
+    return to_float32(self.dec_out(h)).reshape((z.shape[0], *self.image_shape))
 
   def decode(self, z: jax.Array) -> jax.Array:
     """Reconstructions ``(B, H, W, C)`` in [0, 1] (the chapter's Sigmoid output layer)."""

@@ -29,6 +29,7 @@ from jaxgen.models._latent import (
     sample_images,
     split_gaussian_params,
 )
+from jaxgen.models._precision import check_compute_dtype, compute_dtype, to_float32
 from jaxgen.models._registry import hparams_from_config, register_model
 
 CONV_IMPLS = jaxgen.nn.IMPLS
@@ -52,6 +53,8 @@ class ConvVAEConfig:
     conv_impl: how ``jaxgen.nn`` computes the convolutions: 'auto' (the
       sub-pixel formulation of transposed convolutions on CPU, XLA's own
       elsewhere), 'xla' or 'cpu_fast'. The parameters are Flax's either way.
+    compute_dtype: 'float32' or 'bfloat16' (layers compute in it; parameters
+      and outputs stay float32, see ``jaxgen.models._precision``).
   """
 
   image_shape: tuple[int, int, int] = (28, 28, 1)
@@ -63,9 +66,11 @@ class ConvVAEConfig:
   likelihood: str = "bernoulli"
   decoder_logvar: float | None = None
   conv_impl: str = "auto"
+  compute_dtype: str = "float32"
 
   def __post_init__(self):
     object.__setattr__(self, "image_shape", check_image_shape(self.image_shape))
+    check_compute_dtype(self.compute_dtype)
     object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
     activation_fn(self.activation)
     check_likelihood(self.likelihood)
@@ -109,13 +114,14 @@ class ConvVAE(LatentVariableMixin, nnx.Module):
     k = config.kernel_size
     chans = config.channels
     flat = math.prod(config.bottleneck_shape)
+    dtype = self.dtype = compute_dtype(config.compute_dtype)
 
     self.down = nnx.List([self._conv(a, b, k, 2, rngs) for a, b in zip((c_in, *chans[:-1]), chans)])
-    self.enc_hidden = nnx.Linear(flat, config.hidden_dim, rngs=rngs) if config.hidden_dim else None
-    self.enc_out = nnx.Linear(config.hidden_dim or flat, 2 * config.latent_dim, rngs=rngs)
+    self.enc_hidden = nnx.Linear(flat, config.hidden_dim, dtype=dtype, rngs=rngs) if config.hidden_dim else None
+    self.enc_out = nnx.Linear(config.hidden_dim or flat, 2 * config.latent_dim, dtype=dtype, rngs=rngs)
 
-    self.dec_hidden = nnx.Linear(config.latent_dim, config.hidden_dim, rngs=rngs) if config.hidden_dim else None
-    self.dec_in = nnx.Linear(config.hidden_dim or config.latent_dim, flat, rngs=rngs)
+    self.dec_hidden = nnx.Linear(config.latent_dim, config.hidden_dim, dtype=dtype, rngs=rngs) if config.hidden_dim else None
+    self.dec_in = nnx.Linear(config.hidden_dim or config.latent_dim, flat, dtype=dtype, rngs=rngs)
     rev = chans[::-1]
     self.up = nnx.List([self._conv_transpose(a, b, k, 2, rngs) for a, b in zip(rev, (*rev[1:], rev[-1]))])
     learned_var = config.likelihood == "gaussian" and config.decoder_logvar is None
@@ -124,12 +130,14 @@ class ConvVAE(LatentVariableMixin, nnx.Module):
   # The only places convolution layers are constructed.
   def _conv(self, c_in: int, c_out: int, kernel: int, stride: int, rngs: nnx.Rngs):
     return jaxgen.nn.Conv(
-        c_in, c_out, (kernel, kernel), strides=(stride, stride), padding="SAME", impl=self.config.conv_impl, rngs=rngs
+        c_in, c_out, (kernel, kernel), strides=(stride, stride), padding="SAME", impl=self.config.conv_impl,
+        dtype=self.dtype, rngs=rngs,
     )
 
   def _conv_transpose(self, c_in: int, c_out: int, kernel: int, stride: int, rngs: nnx.Rngs):
     return jaxgen.nn.ConvTranspose(
-        c_in, c_out, (kernel, kernel), strides=(stride, stride), padding="SAME", impl=self.config.conv_impl, rngs=rngs
+        c_in, c_out, (kernel, kernel), strides=(stride, stride), padding="SAME", impl=self.config.conv_impl,
+        dtype=self.dtype, rngs=rngs,
     )
 
   def encode(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -141,7 +149,7 @@ class ConvVAE(LatentVariableMixin, nnx.Module):
     h = h.reshape((h.shape[0], -1))
     if self.enc_hidden is not None:
       h = act(self.enc_hidden(h))
-    return split_gaussian_params(self.enc_out(h), self.latent_dim)
+    return split_gaussian_params(to_float32(self.enc_out(h)), self.latent_dim)
 
   def decode(self, z: jax.Array):
     """Parameters of p(x | z): logits ``(B, H, W, C)``, or (mean, logvar) for 'gaussian'."""
@@ -152,7 +160,7 @@ class ConvVAE(LatentVariableMixin, nnx.Module):
     h = act(self.dec_in(h)).reshape((z.shape[0], *self.config.bottleneck_shape))
     for conv in self.up:
       h = act(conv(h))
-    out = self.dec_out(h)
+    out = to_float32(self.dec_out(h))
     c = self.image_shape[-1]
     if self.likelihood == "bernoulli":
       return out

@@ -32,6 +32,7 @@ from flax import nnx
 import jaxgen.nn
 
 from jaxgen.models import _registry
+from jaxgen.models._precision import check_compute_dtype, compute_dtype, to_float32
 from jaxgen.models._registry import register_model
 
 
@@ -51,8 +52,11 @@ class DCGANConfig:
   # jaxgen.nn convolution formulation: "auto" (fast sub-pixel transposed convolutions on CPU,
   # XLA's own elsewhere), "xla" or "cpu_fast". Same parameters and checkpoints either way.
   conv_impl: str = "auto"
+  # 'float32' or 'bfloat16': the layers' computation; parameters, outputs and losses stay float32.
+  compute_dtype: str = "float32"
 
   def __post_init__(self):
+    check_compute_dtype(self.compute_dtype)
     object.__setattr__(self, "image_shape", tuple(int(d) for d in self.image_shape))
     if len(self.image_shape) != 3 or self.image_shape[0] != self.image_shape[1]:
       raise ValueError(f"image_shape must be square (H, H, C), got {self.image_shape}")
@@ -90,12 +94,13 @@ def _conv(hp: DCGANConfig, in_features: int, out_features: int, *, transpose: bo
       padding="SAME",
       kernel_init=nnx.initializers.normal(hp.init_std),
       impl=hp.conv_impl,
+      dtype=compute_dtype(hp.compute_dtype),
       rngs=rngs,
   )
 
 
 def _batch_norm(hp: DCGANConfig, features: int, rngs: nnx.Rngs):
-  return nnx.BatchNorm(features, momentum=hp.batch_norm_momentum, rngs=rngs)
+  return nnx.BatchNorm(features, momentum=hp.batch_norm_momentum, dtype=compute_dtype(hp.compute_dtype), rngs=rngs)
 
 
 class DCGANGenerator(nnx.Module):
@@ -107,7 +112,8 @@ class DCGANGenerator(nnx.Module):
     channels = [hp.features * 2 ** (num - j) for j in range(num)]  # levels 0 .. L-1
     self.base_channels = channels[0]
     self.project = nnx.Linear(
-        hp.latent_dim, hp.base**2 * channels[0], kernel_init=nnx.initializers.normal(hp.init_std), rngs=rngs
+        hp.latent_dim, hp.base**2 * channels[0], kernel_init=nnx.initializers.normal(hp.init_std),
+        dtype=compute_dtype(hp.compute_dtype), rngs=rngs,
     )
     self.project_norm = _batch_norm(hp, channels[0], rngs)
     outs = channels[1:] + [hp.image_shape[-1]]
@@ -120,7 +126,7 @@ class DCGANGenerator(nnx.Module):
     h = jax.nn.relu(self.project_norm(h, use_running_average=not train))
     for conv, norm in zip(self.convs[:-1], self.norms):
       h = jax.nn.relu(norm(conv(h), use_running_average=not train))
-    return jnp.tanh(self.convs[-1](h))
+    return jnp.tanh(to_float32(self.convs[-1](h)))
 
 
 class DCGANDiscriminator(nnx.Module):
@@ -134,7 +140,8 @@ class DCGANDiscriminator(nnx.Module):
     # No batch norm on the input layer (Section 3).
     self.norms = nnx.List([_batch_norm(hp, b, rngs) for b in channels[2:]])
     self.output = nnx.Linear(
-        hp.base**2 * channels[-1], 1, kernel_init=nnx.initializers.normal(hp.init_std), rngs=rngs
+        hp.base**2 * channels[-1], 1, kernel_init=nnx.initializers.normal(hp.init_std),
+        dtype=compute_dtype(hp.compute_dtype), rngs=rngs,
     )
 
   def __call__(self, x: jax.Array, *, train: bool, key: jax.Array | None = None) -> jax.Array:
@@ -142,7 +149,7 @@ class DCGANDiscriminator(nnx.Module):
     h = jax.nn.leaky_relu(self.convs[0](x), self.slope)
     for conv, norm in zip(self.convs[1:], self.norms):
       h = jax.nn.leaky_relu(norm(conv(h), use_running_average=not train), self.slope)
-    return self.output(h.reshape((h.shape[0], -1)))[:, 0]
+    return to_float32(self.output(h.reshape((h.shape[0], -1))))[:, 0]
 
 
 def hparams_from_config(config) -> DCGANConfig:

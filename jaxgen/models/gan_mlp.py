@@ -28,6 +28,7 @@ import numpy as np
 from flax import nnx
 
 from jaxgen.models import _registry
+from jaxgen.models._precision import check_compute_dtype, compute_dtype, to_float32
 from jaxgen.models._registry import register_model
 from jaxgen.models.layers import Maxout
 
@@ -46,8 +47,11 @@ class GANMLPConfig:
   # Dropout keep probabilities of the discriminator's inputs (pylearn2 include_probs).
   input_keep: float = 0.8
   hidden_keep: float = 0.5
+  # 'float32' or 'bfloat16': the layers' computation; parameters, outputs and losses stay float32.
+  compute_dtype: str = "float32"
 
   def __post_init__(self):
+    check_compute_dtype(self.compute_dtype)
     object.__setattr__(self, "image_shape", tuple(int(d) for d in self.image_shape))
     object.__setattr__(self, "generator_features", tuple(int(d) for d in self.generator_features))
     object.__setattr__(self, "discriminator_units", tuple(int(d) for d in self.discriminator_units))
@@ -81,10 +85,11 @@ class MLPGenerator(nnx.Module):
     self.image_shape = hp.image_shape
     init = _uniform(hp.generator_init_range)
     sizes = (hp.latent_dim, *hp.generator_features)
+    dtype = compute_dtype(hp.compute_dtype)
     self.hidden = nnx.List(
-        [nnx.Linear(a, b, kernel_init=init, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])]
+        [nnx.Linear(a, b, kernel_init=init, dtype=dtype, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])]
     )
-    self.output = nnx.Linear(sizes[-1], math.prod(hp.image_shape), kernel_init=init, rngs=rngs)
+    self.output = nnx.Linear(sizes[-1], math.prod(hp.image_shape), kernel_init=init, dtype=dtype, rngs=rngs)
 
   def init_output_bias(self, mean_image) -> None:
     """Starts the sigmoid's bias at logit(mean pixel), so G(z) begins at the data's mean image.
@@ -102,7 +107,7 @@ class MLPGenerator(nnx.Module):
     h = z
     for layer in self.hidden:
       h = jax.nn.relu(layer(h))
-    return jax.nn.sigmoid(self.output(h)).reshape((z.shape[0], *self.image_shape))
+    return jax.nn.sigmoid(to_float32(self.output(h))).reshape((z.shape[0], *self.image_shape))
 
 
 class MaxoutDiscriminator(nnx.Module):
@@ -113,13 +118,14 @@ class MaxoutDiscriminator(nnx.Module):
     self.hidden_keep = hp.hidden_keep
     init = _uniform(hp.discriminator_init_range)
     sizes = (math.prod(hp.image_shape), *hp.discriminator_units)
+    dtype = compute_dtype(hp.compute_dtype)
     self.hidden = nnx.List(
         [
-            Maxout(a, b, hp.discriminator_pieces, kernel_init=init, rngs=rngs)
+            Maxout(a, b, hp.discriminator_pieces, kernel_init=init, dtype=dtype, rngs=rngs)
             for a, b in zip(sizes[:-1], sizes[1:])
         ]
     )
-    self.output = nnx.Linear(sizes[-1], 1, kernel_init=init, rngs=rngs)
+    self.output = nnx.Linear(sizes[-1], 1, kernel_init=init, dtype=dtype, rngs=rngs)
 
   def __call__(self, x: jax.Array, *, train: bool, key: jax.Array | None = None) -> jax.Array:
     if train and key is None:
@@ -128,7 +134,7 @@ class MaxoutDiscriminator(nnx.Module):
     h = _dropout(x.reshape((x.shape[0], -1)), self.input_keep, keys[0])
     for layer, k in zip(self.hidden, keys[1:]):
       h = _dropout(layer(h), self.hidden_keep, k)
-    return self.output(h)[:, 0]
+    return to_float32(self.output(h))[:, 0]
 
 
 def hparams_from_config(config) -> GANMLPConfig:

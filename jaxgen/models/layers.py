@@ -26,6 +26,8 @@ class Maxout(nnx.Module):
     out_features: number of maxout units.
     num_pieces: affine pieces per unit (k in the paper).
     kernel_init: initializer of the fused ``(in, out * pieces)`` kernel.
+    dtype: the computation's dtype (None: from the input and the float32
+      parameters); the parameters are float32 either way.
     rngs: parameter initialization keys.
 
   Example:
@@ -47,13 +49,16 @@ class Maxout(nnx.Module):
       num_pieces: int,
       *,
       kernel_init=nnx.initializers.lecun_normal(),
+      dtype=None,
       rngs: nnx.Rngs,
   ):
     if out_features < 1 or num_pieces < 1:
       raise ValueError(f"Maxout needs out_features >= 1 and num_pieces >= 1, got {out_features}, {num_pieces}")
     self.out_features = out_features
     self.num_pieces = num_pieces
-    self.linear = nnx.Linear(in_features, out_features * num_pieces, kernel_init=kernel_init, rngs=rngs)
+    self.linear = nnx.Linear(
+        in_features, out_features * num_pieces, kernel_init=kernel_init, dtype=dtype, rngs=rngs
+    )
 
   def __call__(self, x: jax.Array) -> jax.Array:
     """Maps ``(..., in_features)`` to ``(..., out_features)``."""

@@ -28,6 +28,7 @@ import numpy as np
 from flax import nnx
 
 from jaxgen.models import _registry
+from jaxgen.models._precision import check_compute_dtype, compute_dtype, to_float32
 from jaxgen.models._registry import register_model
 from jaxgen.models.layers import Maxout
 
@@ -46,6 +47,11 @@ class ToyGANConfig:
   packing: int = 1
   init_std: float = 0.02
   batchnorm_momentum: float = 0.95
+  # 'float32' or 'bfloat16': the layers' computation; parameters, outputs and losses stay float32.
+  compute_dtype: str = "float32"
+
+  def __post_init__(self):
+    check_compute_dtype(self.compute_dtype)
 
   @classmethod
   def from_config(cls, model_config) -> "ToyGANConfig":
@@ -58,20 +64,21 @@ class ToyGenerator(nnx.Module):
 
   def __init__(self, cfg: ToyGANConfig, *, rngs: nnx.Rngs):
     init = nnx.initializers.normal(cfg.init_std)
+    dtype = compute_dtype(cfg.compute_dtype)
     dims = [cfg.latent_dim] + [cfg.generator_hidden] * cfg.generator_layers
     # No bias before BatchNorm: its shift makes one redundant (as in the authors' code).
-    self.hidden = nnx.List([nnx.Linear(a, b, use_bias=False, kernel_init=init, rngs=rngs) for a, b in zip(dims[:-1], dims[1:])])
+    self.hidden = nnx.List([nnx.Linear(a, b, use_bias=False, kernel_init=init, dtype=dtype, rngs=rngs) for a, b in zip(dims[:-1], dims[1:])])
     self.norms = nnx.List([
-        nnx.BatchNorm(cfg.generator_hidden, momentum=cfg.batchnorm_momentum, rngs=rngs) for _ in range(cfg.generator_layers)
+        nnx.BatchNorm(cfg.generator_hidden, momentum=cfg.batchnorm_momentum, dtype=dtype, rngs=rngs) for _ in range(cfg.generator_layers)
     ])
-    self.out = nnx.Linear(dims[-1], cfg.data_dim, kernel_init=init, rngs=rngs)
+    self.out = nnx.Linear(dims[-1], cfg.data_dim, kernel_init=init, dtype=dtype, rngs=rngs)
 
   def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
     """Maps ``(B, latent_dim)`` to ``(B, data_dim)``; ``train`` uses and updates batch statistics."""
     h = z
     for linear, norm in zip(self.hidden, self.norms):
       h = jax.nn.relu(norm(linear(h), use_running_average=not train))
-    return self.out(h)
+    return to_float32(self.out(h))
 
 
 class ToyDiscriminator(nnx.Module):
@@ -81,11 +88,12 @@ class ToyDiscriminator(nnx.Module):
     if cfg.packing < 1:
       raise ValueError(f"packing must be >= 1, got {cfg.packing}")
     init = nnx.initializers.normal(cfg.init_std)
+    dtype = compute_dtype(cfg.compute_dtype)
     self.packing = cfg.packing
     self.data_dim = cfg.data_dim
     dims = [cfg.data_dim * cfg.packing] + [cfg.discriminator_hidden] * cfg.discriminator_layers
-    self.hidden = nnx.List([Maxout(a, b, cfg.maxout_pieces, kernel_init=init, rngs=rngs) for a, b in zip(dims[:-1], dims[1:])])
-    self.out = nnx.Linear(dims[-1], 1, kernel_init=init, rngs=rngs)
+    self.hidden = nnx.List([Maxout(a, b, cfg.maxout_pieces, kernel_init=init, dtype=dtype, rngs=rngs) for a, b in zip(dims[:-1], dims[1:])])
+    self.out = nnx.Linear(dims[-1], 1, kernel_init=init, dtype=dtype, rngs=rngs)
 
   def __call__(self, x: jax.Array, *, train: bool, key: jax.Array | None = None) -> jax.Array:
     """Maps ``(m * B, data_dim)`` points to ``B`` logits (``train``, ``key``: unused, no dropout)."""
@@ -99,7 +107,7 @@ class ToyDiscriminator(nnx.Module):
     h = x.reshape((n // self.packing, self.packing * self.data_dim))
     for layer in self.hidden:
       h = layer(h)
-    return self.out(h)[:, 0]
+    return to_float32(self.out(h))[:, 0]
 
 
 def build(config, rngs: nnx.Rngs) -> dict[str, nnx.Module]:

@@ -24,6 +24,7 @@ from jaxgen.models._latent import (
     sample_images,
     split_gaussian_params,
 )
+from jaxgen.models._precision import check_compute_dtype, compute_dtype, to_float32
 from jaxgen.models._registry import hparams_from_config, register_model
 
 
@@ -43,6 +44,8 @@ class VAEConfig:
       ``hidden_sizes``.
     decoder_logvar: for 'gaussian', a fixed log-variance shared by all
       pixels instead of a learned one (None: learned per pixel).
+    compute_dtype: 'float32' or 'bfloat16' (layers compute in it; parameters
+      and outputs stay float32, see ``jaxgen.models._precision``).
   """
 
   image_shape: tuple[int, int, int] = (28, 28, 1)
@@ -52,9 +55,11 @@ class VAEConfig:
   likelihood: str = "bernoulli"
   decoder_hidden_sizes: tuple[int, ...] | None = None
   decoder_logvar: float | None = None
+  compute_dtype: str = "float32"
 
   def __post_init__(self):
     object.__setattr__(self, "image_shape", check_image_shape(self.image_shape))
+    check_compute_dtype(self.compute_dtype)
     object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in self.hidden_sizes))
     if self.decoder_hidden_sizes is not None:
       object.__setattr__(self, "decoder_hidden_sizes", tuple(int(h) for h in self.decoder_hidden_sizes))
@@ -68,8 +73,8 @@ class VAEConfig:
     return self.decoder_hidden_sizes if self.decoder_hidden_sizes is not None else self.hidden_sizes[::-1]
 
 
-def _mlp(sizes: tuple[int, ...], rngs: nnx.Rngs) -> nnx.List:
-  return nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
+def _mlp(sizes: tuple[int, ...], dtype, rngs: nnx.Rngs) -> nnx.List:
+  return nnx.List([nnx.Linear(a, b, dtype=dtype, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
 
 
 class VAE(LatentVariableMixin, nnx.Module):
@@ -90,12 +95,13 @@ class VAE(LatentVariableMixin, nnx.Module):
     self.latent_dim = config.latent_dim
     self.likelihood = config.likelihood
     d = math.prod(config.image_shape)
-    self.encoder = _mlp((d, *config.hidden_sizes), rngs)
-    self.encoder_out = nnx.Linear(([d, *config.hidden_sizes])[-1], 2 * config.latent_dim, rngs=rngs)
-    self.decoder = _mlp((config.latent_dim, *config.decoder_sizes), rngs)
+    dtype = compute_dtype(config.compute_dtype)
+    self.encoder = _mlp((d, *config.hidden_sizes), dtype, rngs)
+    self.encoder_out = nnx.Linear(([d, *config.hidden_sizes])[-1], 2 * config.latent_dim, dtype=dtype, rngs=rngs)
+    self.decoder = _mlp((config.latent_dim, *config.decoder_sizes), dtype, rngs)
     learned_var = config.likelihood == "gaussian" and config.decoder_logvar is None
     self.decoder_out = nnx.Linear(
-        ([config.latent_dim, *config.decoder_sizes])[-1], d * (2 if learned_var else 1), rngs=rngs
+        ([config.latent_dim, *config.decoder_sizes])[-1], d * (2 if learned_var else 1), dtype=dtype, rngs=rngs
     )
 
   def encode(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -104,7 +110,7 @@ class VAE(LatentVariableMixin, nnx.Module):
     h = x.reshape((x.shape[0], -1))
     for layer in self.encoder:
       h = act(layer(h))
-    return split_gaussian_params(self.encoder_out(h), self.latent_dim)
+    return split_gaussian_params(to_float32(self.encoder_out(h)), self.latent_dim)
 
   def decode(self, z: jax.Array):
     """Parameters of p(x | z): logits ``(B, H, W, C)``, or (mean, logvar) for 'gaussian'."""
@@ -112,7 +118,7 @@ class VAE(LatentVariableMixin, nnx.Module):
     h = z
     for layer in self.decoder:
       h = act(layer(h))
-    out = self.decoder_out(h).reshape((z.shape[0], -1, *self.image_shape))
+    out = to_float32(self.decoder_out(h)).reshape((z.shape[0], -1, *self.image_shape))
     if self.likelihood == "bernoulli":
       return out[:, 0]
     if self.config.decoder_logvar is not None:
