@@ -59,6 +59,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxgen.train._state import TrainState
+from jaxgen.train._step import compiler_options
 
 DATA_AXIS = "data"
 
@@ -138,14 +139,16 @@ class DataParallel:
     compiled: dict[int, Callable] = {}
 
     def jitted(ndim: int):
-      # jit of the already-jitted chunk: the inner program is inlined, the
-      # outer jit fixes where inputs and outputs live.
+      # The outer jit fixes where inputs and outputs live. It compiles the
+      # function under make_multi_step's jit (compiler options are only
+      # allowed on the outermost jit), or a user's function as it is.
       if ndim not in compiled:
         compiled[ndim] = jax.jit(
-            multi_step,
+            getattr(multi_step, "__wrapped__", multi_step),
             in_shardings=(self.replicated, self.replicated, self.index_sharding(ndim)),
             out_shardings=self.replicated,
             donate_argnums=(0,) if donate else (),
+            compiler_options=compiler_options(self.mesh.devices.flat[0].platform),
         )
       return compiled[ndim]
 
