@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 
 import matplotlib
@@ -26,6 +27,17 @@ def image_grid(images, *, ncol: int | None = None, pad: int = 1, value_range=(0.
   if images.ndim != 4 or images.shape[-1] not in (1, 3):
     raise ValueError(f"image_grid needs images (N, H, W, 1 or 3), got shape {images.shape}")
   lo, hi = value_range
+  bad = ~np.isfinite(images)
+  if bad.any():
+    # A diverged model's samples: draw them (NaN black, +-inf clipped) and say so, rather than
+    # letting the uint8 cast turn NaN into arbitrary values.
+    warnings.warn(
+        f"image_grid: {int(bad.any(axis=(1, 2, 3)).sum())} of {len(images)} images have non-finite pixels "
+        "(NaN drawn black)",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+    images = np.nan_to_num(images, nan=lo, posinf=hi, neginf=lo)
   images = np.clip((images - lo) / (hi - lo), 0.0, 1.0)
   n, h, w, c = images.shape
   ncol = ncol or int(math.ceil(math.sqrt(n)))

@@ -23,3 +23,12 @@ def test_curves_and_scatter_write_png(tmp_path):
   assert Image.open(plot.save_loss_curves(tmp_path / "c.png", recs, ["a"])).format == "PNG"
   pts = {"data": np.random.default_rng(0).normal(size=(10, 2))}
   assert Image.open(plot.save_scatter(tmp_path / "s.png", pts, labels=np.arange(10) % 3)).format == "PNG"
+
+
+def test_image_grid_draws_non_finite_pixels_and_warns():
+  images = np.full((2, 2, 2, 1), 0.5, np.float32)
+  images[0, 0, 0, 0] = np.nan
+  images[0, 0, 1, 0] = np.inf
+  with pytest.warns(RuntimeWarning, match="1 of 2 images have non-finite pixels"):
+    grid = plot.image_grid(images, ncol=2, pad=0)
+  assert grid[0, 0, 0] == 0 and grid[0, 1, 0] == 255 and grid[0, 2, 0] == 128

@@ -60,7 +60,8 @@ def _image_run(workdir):
   state = state.replace(
       step=jnp.asarray(6, jnp.int32),
       params=jax.tree.map(shift, state.params),
-      rest=jax.tree.map(shift, state.rest),  # BatchNorm statistics that sampling must use
+      # BatchNorm statistics that sampling must use; shifted up so the variances stay positive.
+      rest=jax.tree.map(lambda x: x + jnp.abs(jnp.asarray(rng.normal(size=x.shape), x.dtype)), state.rest),
       ema=jax.tree.map(shift, state.ema),
   )
   os.makedirs(workdir)
