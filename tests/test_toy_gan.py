@@ -22,6 +22,30 @@ def test_maxout_is_max_over_pieces():
   np.testing.assert_allclose(np.asarray(jax.jit(lambda v: layer(v))(x)), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_maxout_gradients_match_the_max_reduction():
+  """The elementwise-maximum chain has jnp.max's gradients (no ties among random real pieces)."""
+  layer = Maxout(3, 4, 5, rngs=nnx.Rngs(0))
+  x = jnp.asarray(np.random.default_rng(1).normal(size=(6, 3)), jnp.float32)
+  cotangent = jnp.asarray(np.random.default_rng(2).normal(size=(6, 4)), jnp.float32)
+
+  graphdef, state = nnx.split(layer)
+
+  def reference(kernel, bias, x):
+    return jnp.max((x @ kernel + bias[None]).reshape(6, 4, 5), axis=-1)
+
+  def ours(kernel, bias, x):
+    params = jax.tree.map(lambda v: v, state)
+    params["linear"]["kernel"] = params["linear"]["kernel"].replace(kernel)
+    params["linear"]["bias"] = params["linear"]["bias"].replace(bias)
+    return nnx.merge(graphdef, params)(x)
+
+  args = (layer.linear.kernel[...], layer.linear.bias[...], x)
+  grads = jax.grad(lambda *a: jnp.sum(cotangent * reference(*a)), argnums=(0, 1, 2))(*args)
+  got = jax.grad(lambda *a: jnp.sum(cotangent * ours(*a)), argnums=(0, 1, 2))(*args)
+  for g, r in zip(got, grads):
+    np.testing.assert_allclose(np.asarray(g), np.asarray(r), rtol=1e-5, atol=1e-6)
+
+
 def _config(packing):
   return ml_collections.ConfigDict({"model": {"name": "toy_gan", "packing": packing, "generator_hidden": 16,
                                               "discriminator_hidden": 8}})

@@ -65,4 +65,11 @@ class Maxout(nnx.Module):
     z = self.linear(x)
     # Pieces of one unit are contiguous, so the unit axis comes first.
     z = z.reshape((*z.shape[:-1], self.out_features, self.num_pieces))
-    return jnp.max(z, axis=-1)
+    # A chain of elementwise maxima rather than jnp.max(z, axis=-1): the same values and, away
+    # from ties (of probability zero for real-valued pieces), the same gradient, but it fuses
+    # into one elementwise loop both ways, where XLA's CPU backend ran the reduction's gradient
+    # as separate, slow reductions (40 % of the PacGAN toy GAN's step).
+    h = z[..., 0]
+    for j in range(1, self.num_pieces):
+      h = jnp.maximum(h, z[..., j])
+    return h
