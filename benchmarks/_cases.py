@@ -72,6 +72,7 @@ class JaxSetup:
   examples_per_step: int
   unroll: bool = False
   max_k: int | None = None
+  compiler_options: dict | None = None
 
 
 def synthetic_data(name: str, num: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -165,8 +166,10 @@ def build_jax(name: str, batch_size: int, num_examples: int, compute_dtype: str 
   optimizers = {network: optax.adam(hp["lr"], b1=hp["b1"], b2=hp["b2"]) for network in models}
   graphdefs, state = train.init_train_state(models, optimizers, jax.random.key(0))
   step = train.make_train_step(graphdefs, optimizers, _updates(name))
+  # The convolutional models compile with jaxgen's options for convolutions, as their experiments do.
+  options = train.compiler_options(convolutions=name in UNROLLED)
   return JaxSetup(step, state, synthetic_data(name, num_examples), batch_size,
-                  unroll=name in UNROLLED, max_k=UNROLLED.get(name))
+                  unroll=name in UNROLLED, max_k=UNROLLED.get(name), compiler_options=options)
 
 
 def num_parameters(params) -> int:

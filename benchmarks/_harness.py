@@ -75,7 +75,10 @@ class JaxChunks:
 
   def __init__(self, setup, dp: train.DataParallel, batch_size: int):
     self.setup, self.dp, self.batch_size = setup, dp, batch_size
-    self.multi = dp.compile(train.make_multi_step(setup.step, unroll=setup.unroll))
+    options = setup.compiler_options
+    self.multi = dp.compile(
+        train.make_multi_step(setup.step, unroll=setup.unroll, compiler_options=options), compiler_options=options
+    )
     self.state = dp.put_state(setup.state)
     self.data = dp.put_data(setup.data)
     self.num_examples = next(iter(setup.data.values())).shape[0]

@@ -160,3 +160,34 @@ def test_unrolled_multi_step_equals_rolled():
   unrolled, m2 = train.make_multi_step(step, donate=False, unroll=True)(state, data, idx)
   chex.assert_trees_all_close(rolled.params, unrolled.params, rtol=1e-5, atol=1e-6)
   chex.assert_trees_all_close(m1, m2, rtol=1e-5, atol=1e-6)
+
+
+def test_compiler_options_change_speed_not_results():
+  """jaxgen's CPU compiler options (also those for convolutions) compute the same steps."""
+  assert train.compiler_options("gpu") == {} and train.compiler_options("tpu", convolutions=True) == {}
+  assert train.compiler_options("cpu", convolutions=True).keys() > train.compiler_options("cpu").keys()
+
+  class ConvNet(nnx.Module):
+    def __init__(self, rngs):
+      self.conv = nnx.Conv(1, 4, (3, 3), strides=(2, 2), rngs=rngs)
+
+    def __call__(self, x):
+      return jnp.mean(self.conv(x) ** 2)
+
+  def objective(models, batch, key):
+    loss = models["net"](batch["x"])
+    return loss, {}
+
+  models = {"net": ConvNet(nnx.Rngs(0))}
+  opts = {"net": optax.adam(1e-2)}
+  graphdefs, state = train.init_train_state(models, opts, jax.random.key(0))
+  step = train.make_train_step(graphdefs, opts, [train.Update("net", objective)])
+  data = {"x": np.random.default_rng(0).normal(size=(16, 8, 8, 1)).astype(np.float32)}
+  idx = train.batch_indices(seed=0, start_step=0, num_steps=3, num_examples=16, batch_shape=(8,))
+  results = []
+  for options in ({}, train.compiler_options("cpu"), train.compiler_options("cpu", convolutions=True)):
+    multi = train.make_multi_step(step, donate=False, unroll=True, compiler_options=options)
+    new_state, metrics = multi(state, data, idx)
+    results.append((new_state.params, new_state.opt_state, metrics))
+  for other in results[1:]:
+    chex.assert_trees_all_close(other, results[0], rtol=1e-5, atol=1e-6)

@@ -23,6 +23,7 @@ from jaxgen.train._state import merge_models
 from jaxgen.train._state import split_models
 from jaxgen.train._step import Objective
 from jaxgen.train._step import Update
+from jaxgen.train._step import compiler_options
 from jaxgen.train._step import make_multi_step
 from jaxgen.train._step import make_train_step
 
@@ -39,6 +40,7 @@ __all__ = [
     "batch_indices",
     "check_config",
     "check_data",
+    "compiler_options",
     "data_mesh",
     "data_seed_of",
     "every",

@@ -213,6 +213,7 @@ def run_training(
     skip_nonfinite: bool = False,
     steps_per_call: int = 100,
     unroll_steps: bool = False,
+    compiler_options: dict[str, Any] | None = None,
     checkpoint_every: int = 1000,
     keep_checkpoints: int = 3,
     hooks: Sequence[Hook] = (),
@@ -241,6 +242,9 @@ def run_training(
     steps_per_call: steps compiled into one dispatch.
     unroll_steps: unroll those steps instead of looping over them (see
       :func:`make_multi_step`: convolutional models on CPU).
+    compiler_options: XLA options of the step program (default
+      :func:`compiler_options`; convolutional models pass
+      ``compiler_options(convolutions=True)``).
     checkpoint_every: save when a chunk crosses a multiple of this many
       steps (and at the end, and on SIGINT/SIGTERM).
     keep_checkpoints: how many of the newest checkpoints to keep.
@@ -311,7 +315,7 @@ def run_training(
     _write_json(os.path.join(workdir, "versions.json"), library_versions())
 
     step_fn = make_train_step(graphdefs, optimizers, updates, ema_decay=ema_decay, skip_nonfinite=skip_nonfinite)
-    multi = make_multi_step(step_fn, unroll=unroll_steps)
+    multi = make_multi_step(step_fn, unroll=unroll_steps, compiler_options=compiler_options)
     # Committed to one device, like the chunk's outputs: otherwise the second chunk, whose
     # inputs are the first one's committed outputs, compiles the step a second time.
     device = jax.devices()[0]

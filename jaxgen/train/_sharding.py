@@ -59,7 +59,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxgen.train._state import TrainState
-from jaxgen.train._step import compiler_options
+from jaxgen.train._step import compiler_options as default_compiler_options
 
 DATA_AXIS = "data"
 
@@ -127,7 +127,9 @@ class DataParallel:
     self.check_batch(indices.shape[1:])
     return _global_array(indices, self.index_sharding(indices.ndim))
 
-  def compile(self, multi_step: Callable, *, donate: bool = True) -> Callable:
+  def compile(
+      self, multi_step: Callable, *, donate: bool = True, compiler_options: dict[str, Any] | None = None
+  ) -> Callable:
     """Wraps ``multi_step(state, data, indices)`` (from :func:`make_multi_step`) for the mesh.
 
     The returned function takes host or device indices, checks the batch size,
@@ -135,7 +137,14 @@ class DataParallel:
     replicated, so chunk after chunk reuses the same compiled program. Pass it
     to :func:`fit` in place of ``multi_step``. Its ``lower(state, data,
     indices)`` lowers that program (to time compilation or read its cost).
+    ``compiler_options``: XLA options (default: jaxgen's for the mesh's
+    platform, :func:`compiler_options`); pass the ones given to
+    :func:`make_multi_step`, which the outer compilation replaces.
     """
+    options = (
+        default_compiler_options(self.mesh.devices.flat[0].platform) if compiler_options is None
+        else dict(compiler_options)
+    )
     compiled: dict[int, Callable] = {}
 
     def jitted(ndim: int):
@@ -148,7 +157,7 @@ class DataParallel:
             in_shardings=(self.replicated, self.replicated, self.index_sharding(ndim)),
             out_shardings=self.replicated,
             donate_argnums=(0,) if donate else (),
-            compiler_options=compiler_options(self.mesh.devices.flat[0].platform),
+            compiler_options=options,
         )
       return compiled[ndim]
 
