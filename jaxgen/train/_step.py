@@ -25,11 +25,15 @@ from jaxgen.train._state import GraphDefs, TrainState
 # in the 2014 GAN's step); with it the copies go and the step is ~10 % faster there (measured
 # with benchmarks/step.py). XLA's own option, off by default on CPU, set per compilation here.
 _CPU_COMPILER_OPTIONS = {"xla_cpu_copy_insertion_use_region_analysis": True}
-# XLA's CPU backend hands single dots and single convolutions to its YNNPACK library by default.
-# For convolutions its own (Eigen) kernels were faster in every train step measured here (conv
-# VAE 11-12 -> 18-19 steps/s, DCGAN 1.5-1.6 -> 1.7-1.9, batch 128, 2 cores), while YNNPACK stayed
-# faster for the MLPs' dots: programs with convolutions keep YNNPACK for dots only.
-_CPU_CONV_COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"}
+# XLA's CPU backend hands single dots and single convolutions (and reductions) to its YNNPACK
+# library by default. For convolutions its own (Eigen) kernels were faster in the train steps
+# measured here (conv VAE 10.7-12 -> 15-18 steps/s, DCGAN 1.5-1.6 -> 1.8-2.0; batch 128, 2 cores),
+# while YNNPACK stayed faster for the MLPs' dots and for BatchNorm's reductions (without it they
+# became slow reduce-windows, 12 % of DCGAN's step): programs with convolutions keep YNNPACK for
+# dots and reductions only.
+_CPU_CONV_COMPILER_OPTIONS = {
+    "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE"
+}
 
 
 def compiler_options(platform: str | None = None, *, convolutions: bool = False) -> dict[str, Any]:
