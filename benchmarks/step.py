@@ -38,6 +38,7 @@ import sys
 import time
 
 MODEL_NAMES = ("ae", "vae", "conv_vae", "gan_mlp", "dcgan", "toy_gan")
+# jaxgen.models._precision.COMPUTE_DTYPES, spelled out so that parsing flags does not start JAX.
 COMPUTE_DTYPES = ("float32", "bfloat16")
 
 

@@ -55,7 +55,10 @@ def test_bfloat16_rows_time_the_bfloat16_step_and_its_autocast_peer(tiny_toy_gan
 
 
 def test_model_lists_agree():
+  from jaxgen.models._precision import COMPUTE_DTYPES
+
   assert step.MODEL_NAMES == _cases.MODEL_NAMES
+  assert step.COMPUTE_DTYPES == COMPUTE_DTYPES
 
 
 def test_bad_arguments_are_rejected():

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmarks._cases import HPARAMS, synthetic_data
+from jaxgen.models._precision import check_compute_dtype
 
 
 def _adam(params, hp):
@@ -264,8 +265,7 @@ def build_torch_step(
   in-memory dataset of ``num_examples`` on ``device`` (as jaxgen's steps
   gather on the device).
   """
-  if compute_dtype not in ("float32", "bfloat16"):
-    raise ValueError(f"unknown compute_dtype {compute_dtype!r}; choose float32 or bfloat16")
+  check_compute_dtype(compute_dtype)
   with torch.device(device):
     return _build(name, batch_size, num_examples, compile, torch.device(device), compute_dtype)
 
