@@ -75,9 +75,8 @@ class JaxChunks:
 
   def __init__(self, setup, dp: train.DataParallel, batch_size: int):
     self.setup, self.dp, self.batch_size = setup, dp, batch_size
-    options = setup.compiler_options
     self.multi = dp.compile(
-        train.make_multi_step(setup.step, unroll=setup.unroll, compiler_options=options), compiler_options=options
+        train.make_multi_step(setup.step, unroll=setup.unroll, compiler_options=setup.compiler_options)
     )
     self.state = dp.put_state(setup.state)
     self.data = dp.put_data(setup.data)

@@ -137,14 +137,16 @@ class DataParallel:
     replicated, so chunk after chunk reuses the same compiled program. Pass it
     to :func:`fit` in place of ``multi_step``. Its ``lower(state, data,
     indices)`` lowers that program (to time compilation or read its cost).
-    ``compiler_options``: XLA options (default: jaxgen's for the mesh's
-    platform, :func:`compiler_options`); pass the ones given to
-    :func:`make_multi_step`, which the outer compilation replaces.
+    ``compiler_options``: XLA options (default: those ``multi_step`` was made
+    with by :func:`make_multi_step`, else jaxgen's for the mesh's platform).
     """
-    options = (
-        default_compiler_options(self.mesh.devices.flat[0].platform) if compiler_options is None
-        else dict(compiler_options)
-    )
+    inner = getattr(multi_step, "__wrapped__", multi_step)
+    if compiler_options is not None:
+      options = dict(compiler_options)
+    else:
+      options = getattr(inner, "compiler_options", None)
+      if options is None:
+        options = default_compiler_options(self.mesh.devices.flat[0].platform)
     compiled: dict[int, Callable] = {}
 
     def jitted(ndim: int):
@@ -153,7 +155,7 @@ class DataParallel:
       # allowed on the outermost jit), or a user's function as it is.
       if ndim not in compiled:
         compiled[ndim] = jax.jit(
-            getattr(multi_step, "__wrapped__", multi_step),
+            inner,
             in_shardings=(self.replicated, self.replicated, self.index_sharding(ndim)),
             out_shardings=self.replicated,
             donate_argnums=(0,) if donate else (),

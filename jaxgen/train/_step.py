@@ -218,4 +218,7 @@ def make_multi_step(
     return state, jax.tree.map(lambda *m: jnp.stack(m), *outputs)
 
   options = _default_options() if compiler_options is None else dict(compiler_options)
+  # Kept on the traced function, so that DataParallel.compile, whose outer jit replaces this
+  # one, compiles with the same options.
+  run.compiler_options = options
   return jax.jit(run, donate_argnums=(0,) if donate else (), compiler_options=options)
