@@ -1,8 +1,8 @@
 """Micro-benchmark: strided / transposed convolution layers, xla against cpu_fast.
 
-For each layer shape it times one jitted forward + backward pass (gradients
-with respect to the input and the kernel, as in a hidden layer; and with
-respect to the kernel only, as in a first layer) of every formulation in
+For each layer shape it times one jitted forward + backward pass (the
+forward value and the gradients with respect to the input and the kernel, as
+in a hidden layer; and with respect to the kernel only, as in a first layer) of every formulation in
 ``jaxgen.nn``: ``xla`` (what ``nnx.Conv`` / ``nnx.ConvTranspose`` run) and the
 stride-1 rewrites (``space_to_depth`` for strided convolutions, ``subpixel``
 and ``subpixel_fused`` for transposed ones). Compile time is reported apart;
@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgen import train
 from jaxgen.nn import _conv, _functional
 
 
@@ -61,15 +62,24 @@ LAYERS = (
     Layer("vae_dec1 convT 7x7x64->14x14x32 k4s2", True, (7, 7), 64, 32, 4, 2),
     Layer("vae_dec2 convT 14x14x32->28x28x1 k4s2", True, (14, 14), 32, 1, 4, 2),
     Layer("vae_big convT 14x14x64->28x28x32 k4s2", True, (14, 14), 64, 32, 4, 2),
-    # DCGAN on MNIST (5x5 stride-2, as in the TensorFlow DCGAN tutorial).
-    Layer("dcgan_g1 convT 7x7x128->14x14x64 k5s2", True, (7, 7), 128, 64, 5, 2),
-    Layer("dcgan_g2 convT 14x14x64->28x28x1 k5s2", True, (14, 14), 64, 1, 5, 2),
+    # The conv VAE as benchmarks.step builds it (3x3 stride 2).
+    Layer("cvae_enc1 conv 28x28x1->14x14x32 k3s2", False, (28, 28), 1, 32, 3, 2),
+    Layer("cvae_enc2 conv 14x14x32->7x7x64 k3s2", False, (14, 14), 32, 64, 3, 2),
+    Layer("cvae_dec1 convT 7x7x64->14x14x32 k3s2", True, (7, 7), 64, 32, 3, 2),
+    Layer("cvae_dec2 convT 14x14x32->28x28x1 k3s2", True, (14, 14), 32, 1, 3, 2),
+    # DCGAN on MNIST as benchmarks.step builds it (5x5 stride 2, features 64).
+    Layer("dcgan_g1 convT 7x7x256->14x14x128 k5s2", True, (7, 7), 256, 128, 5, 2),
+    Layer("dcgan_g2 convT 14x14x128->28x28x1 k5s2", True, (14, 14), 128, 1, 5, 2),
     Layer("dcgan_d1 conv 28x28x1->14x14x64 k5s2", False, (28, 28), 1, 64, 5, 2),
     Layer("dcgan_d2 conv 14x14x64->7x7x128 k5s2", False, (14, 14), 64, 128, 5, 2),
-    Layer("dcgan_g1 convT 7x7x128->14x14x64 k4s2", True, (7, 7), 128, 64, 4, 2),
+    # The TensorFlow DCGAN tutorial's generator layer, and with 4x4 kernels.
+    Layer("tfgan_g1 convT 7x7x128->14x14x64 k5s2", True, (7, 7), 128, 64, 5, 2),
+    Layer("tfgan_g1 convT 7x7x128->14x14x64 k4s2", True, (7, 7), 128, 64, 4, 2),
     # CIFAR-10 DCGAN generator layers (4x4 stride 2).
     Layer("cifar_g2 convT 8x8x128->16x16x64 k4s2", True, (8, 8), 128, 64, 4, 2),
     Layer("cifar_g3 convT 16x16x64->32x32x3 k4s2", True, (16, 16), 64, 3, 4, 2),
+    Layer("cifar_d1 conv 32x32x3->16x16x64 k4s2", False, (32, 32), 3, 64, 4, 2),
+    Layer("cifar_d2 conv 16x16x64->8x8x128 k4s2", False, (16, 16), 64, 128, 4, 2),
     # Few output channels: where the sub-pixel phases stop paying off.
     Layer("narrow convT 14x14x64->28x28x8 k4s2", True, (14, 14), 64, 8, 4, 2),
     Layer("narrow convT 14x14x64->28x28x16 k4s2", True, (14, 14), 64, 16, 4, 2),
@@ -82,7 +92,7 @@ def cpu_fast_method(layer: Layer) -> str:
   strides = (layer.stride, layer.stride)
   if layer.transpose:
     return _conv._conv_transpose_method(strides, layer.c_out)
-  return "xla" if strides == (1, 1) else _conv._STRIDED_CONV_METHOD
+  return _conv._strided_conv_method(strides, layer.c_in)
 
 
 def methods_for(layer: Layer) -> dict:
@@ -91,7 +101,8 @@ def methods_for(layer: Layer) -> dict:
   return dict(_functional.CONV_METHODS)
 
 
-def time_layer(layer: Layer, batch: int, windows: int, steps_per_window: int, seed: int = 0) -> dict:
+def time_layer(layer: Layer, batch: int, windows: int, steps_per_window: int, seed: int = 0,
+               compiler_options: dict | None = None) -> dict:
   """Compile time and steady-state window times of every formulation of one layer."""
   rng = np.random.default_rng(seed)
   x = jnp.asarray(rng.standard_normal((batch, *layer.in_hw, layer.c_in), np.float32))
@@ -104,17 +115,19 @@ def time_layer(layer: Layer, batch: int, windows: int, steps_per_window: int, se
     y_shape = jax.eval_shape(lambda x, w, fn=fn: fn(x, w, strides, layer.padding), x, kernel).shape
     g = jnp.asarray(rng.standard_normal(y_shape, np.float32))
 
-    def loss(x, w, fn=fn, g=g):
-      # A linear read-out keeps the timed work to the convolution and its transposes.
+    def loss(x, w, g, fn=fn):
+      # A linear read-out keeps the timed work to the convolution and its transposes. The
+      # cotangent g is an argument: as a constant, XLA would rearrange it at compile time.
       return jnp.vdot(fn(x, w, strides, layer.padding), g)
 
     for kind, argnums in (("fwd_bwd", (0, 1)), ("fwd_bwd_kernel_only", 1)):
-      step = jax.jit(jax.grad(loss, argnums=argnums))
+      # value_and_grad: the loss is linear, so jax.grad alone would drop the forward pass.
+      step = jax.jit(jax.value_and_grad(loss, argnums=argnums), compiler_options=compiler_options)
       t0 = time.perf_counter()
-      compiled = step.lower(x, kernel).compile()
+      compiled = step.lower(x, kernel, g).compile()
       compile_s = time.perf_counter() - t0
-      jax.block_until_ready(compiled(x, kernel))  # warm-up
-      fns[(method, kind)] = compiled
+      jax.block_until_ready(compiled(x, kernel, g))  # warm-up
+      fns[(method, kind)] = lambda x, w, compiled=compiled, g=g: compiled(x, w, g)
       results[(method, kind)] = {"compile_s": compile_s, "window_s": []}
   for _ in range(windows):
     for key, compiled in fns.items():
@@ -137,9 +150,13 @@ def main(argv=None) -> None:
   parser.add_argument("--steps-per-window", type=int, default=2)
   parser.add_argument("--only", default="", help="run only layers whose name contains this")
   parser.add_argument("--out", default="", help="write JSON here")
+  parser.add_argument("--plain-xla", action="store_true",
+                      help="compile without jaxgen.train.compiler_options(convolutions=True), "
+                           "the options jaxgen's convolutional train steps use")
   args = parser.parse_args(argv)
 
   device = jax.devices()[0]
+  options = {} if args.plain_xla else train.compiler_options(convolutions=True)
   report = {
       "device": f"{device.platform}:{getattr(device, 'device_kind', '')}",
       "backend": jax.default_backend(),
@@ -149,6 +166,7 @@ def main(argv=None) -> None:
       "batch": args.batch,
       "windows": args.windows,
       "steps_per_window": args.steps_per_window,
+      "compiler_options": options,
       "layers": [],
   }
   print(f"device {report['device']}  jax {jax.__version__}  batch {args.batch}  "
@@ -156,7 +174,7 @@ def main(argv=None) -> None:
   for layer in LAYERS:
     if args.only not in layer.name:
       continue
-    table = time_layer(layer, args.batch, args.windows, args.steps_per_window)
+    table = time_layer(layer, args.batch, args.windows, args.steps_per_window, compiler_options=options)
     for kind, by_method in table.items():
       base = by_method["xla"]["median_s"]
       cells = "  ".join(f"{m} {r['median_s'] * 1e3:8.1f} [{r['compile_s']:.1f}] x{base / r['median_s']:.1f}"

@@ -135,14 +135,17 @@ def test_conv_transpose_methods_match_lax(method, kernel, stride, padding):
     _assert_close(a, b)
 
 
+@pytest.mark.parametrize("method", ["space_to_depth", "xla_s2d_grad"])
 @pytest.mark.parametrize("kernel,stride,padding", [(4, 2, "SAME"), (5, 2, "SAME"), (3, 2, "VALID"),
-                                                   (4, 3, ((1, 2), (0, 3))), (3, 2, ((2, -1), (1, 1)))])
-def test_space_to_depth_matches_lax(kernel, stride, padding):
+                                                   (4, 3, ((1, 2), (0, 3))), (3, 2, ((2, -1), (1, 1))),
+                                                   (3, 1, "SAME")])
+def test_strided_conv_methods_match_lax(method, kernel, stride, padding):
+  """Every strided formulation (values, input and kernel gradients) equals lax.conv_general_dilated."""
   rng = np.random.default_rng(kernel + stride)
   x = jnp.asarray(rng.standard_normal((2, 9, 10, 3), np.float32))
   k = jnp.asarray(rng.standard_normal((kernel, kernel, 3, 4), np.float32))
   strides = (stride, stride)
-  fn = lambda x, k: jnn.conv_space_to_depth(x, k, strides, padding)
+  fn = lambda x, k: _functional.CONV_METHODS[method](x, k, strides, padding)
   fn_ref = lambda x, k: jax.lax.conv_general_dilated(x, k, strides, padding,
                                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
   y_ref = fn_ref(x, k)
@@ -167,6 +170,42 @@ def test_conv_transpose_definition_numpy():
                             rngs=nnx.Rngs(0))
   layer.kernel[...] = jnp.asarray(kernel)
   _assert_close(layer(jnp.asarray(x)), expected)
+
+
+def test_strided_conv_wide_input_matches_nnx():
+  """With >= 16 input features cpu_fast takes the input gradient through space-to-depth."""
+  rng = np.random.default_rng(5)
+  assert jnn.Conv(16, 8, (5, 5), 2, impl="cpu_fast", rngs=nnx.Rngs(0)).in_features >= 16
+  for padding in ("SAME", "VALID", ((1, 2), (2, 1))):
+    kwargs = dict(kernel_size=(5, 5), strides=2, padding=padding)
+    ours = jnn.Conv(16, 8, impl="cpu_fast", rngs=nnx.Rngs(4), **kwargs)
+    ref = nnx.Conv(16, 8, rngs=nnx.Rngs(4), **kwargs)
+    _assert_same_params(ours, ref)
+    ref.bias[...] = ours.bias[...] = jnp.asarray(rng.standard_normal(8, np.float32))
+    _check_layer_pair(ours, ref, jnp.asarray(rng.standard_normal((3, 11, 10, 16), np.float32)), rng)
+
+
+def test_strided_conv_input_gradient_avoids_lhs_dilation():
+  layer = jnn.Conv(16, 8, (5, 5), 2, padding="SAME", impl="cpu_fast", rngs=nnx.Rngs(0))
+  graphdef, params = nnx.split(layer)
+  x = jnp.ones((2, 14, 14, 16))
+  jaxpr = jax.make_jaxpr(jax.grad(lambda p, x: jnp.sum(nnx.merge(graphdef, p)(x) ** 2), argnums=(0, 1)))(params, x)
+  text = str(jaxpr)
+  assert "conv_general_dilated" in text
+  dilations = [tuple(e.params["lhs_dilation"]) for e in _all_eqns(jaxpr.jaxpr) if e.primitive.name == "conv_general_dilated"]
+  # Forward, kernel gradient and input gradient at least (the custom VJP also nests its primal).
+  assert len(dilations) >= 3 and all(d == (1, 1) for d in dilations)
+
+
+def _all_eqns(jaxpr):
+  """Equations of a jaxpr and of every jaxpr nested in its parameters (custom_vjp, pjit)."""
+  for eqn in jaxpr.eqns:
+    yield eqn
+    for value in eqn.params.values():
+      for sub in value if isinstance(value, (list, tuple)) else (value,):
+        inner = getattr(sub, "jaxpr", None)
+        if inner is not None:
+          yield from _all_eqns(inner if hasattr(inner, "eqns") else inner.jaxpr)
 
 
 def test_cpu_fast_avoids_lhs_dilation():

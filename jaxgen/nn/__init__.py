@@ -17,3 +17,4 @@ from jaxgen.nn._functional import conv_transpose_subpixel as conv_transpose_subp
 from jaxgen.nn._functional import conv_transpose_subpixel_fused as conv_transpose_subpixel_fused
 from jaxgen.nn._functional import conv_transpose_xla as conv_transpose_xla
 from jaxgen.nn._functional import conv_xla as conv_xla
+from jaxgen.nn._functional import conv_xla_s2d_grad as conv_xla_s2d_grad

@@ -6,9 +6,10 @@ initializers; order of random draws) are the same by construction and
 checkpoints move freely between the two. Only ``__call__`` changes: with
 ``impl="xla"`` it is Flax's own ``__call__``; with ``impl="cpu_fast"``
 transposed convolutions are computed as stride-1 convolutions (sub-pixel
-decomposition, see ``_functional.py``), the same function to float32
-rounding, with forward, input gradient and weight gradient all on XLA's fast
-stride-1 path instead of its slow ``lhs_dilation`` path.
+decomposition, see ``_functional.py``), and strided convolutions take their
+input gradient that way, the same function and gradients to float32
+rounding, on XLA's fast stride-1 path instead of its slow ``lhs_dilation``
+path.
 """
 
 from __future__ import annotations
@@ -25,22 +26,37 @@ from jaxgen.nn import _functional
 
 IMPLS = ("auto", "xla", "cpu_fast")
 
-# Method choices measured with benchmarks/conv_micro.py (batch 128, 2-core
-# CPU shared with other jobs, XLA CPU backend, jax 0.10.2). Strided
-# convolutions: XLA's own strided convolution was as fast as or faster than
-# the space-to-depth rewrite (0.4-1.4x) and than im2col, so Conv keeps
-# lax.conv_general_dilated. Transposed convolutions (stride 2): one stride-1
-# convolution per output phase was 12-16x faster than lax.conv_transpose
-# (forward + backward) with 32-64 output channels and 10x with 16; with fewer
-# output channels the fused phases won (2.2x at 3 channels, 6x at 8, and
-# 1.1-1.2x at 1 channel where lax.conv_transpose is already cheap).
-_STRIDED_CONV_METHOD = "xla"
+# Method choices measured with benchmarks/conv_micro.py (batch 128, forward
+# value + gradients, 2-core CPU shared with other jobs, XLA CPU backend, jax
+# 0.10.2, compiled with jaxgen.train.compiler_options(convolutions=True) as
+# the train steps are). Strided convolutions (stride 2): XLA's own forward
+# and kernel gradient are fast, but its input gradient (an lhs-dilated
+# convolution) is slow; taking only the input gradient through the
+# space-to-depth form ("xla_s2d_grad") was 1.0-1.4x faster with 32-64 input
+# channels (one run of 0.8x among five for a 4x4 kernel), and 0.6-0.9x with
+# 1-3 input channels, where the input gradient is cheap anyway (and a
+# network's first layer often needs none).
+# Transposed convolutions (stride 2): one stride-1 convolution per output
+# phase was 6-27x faster than lax.conv_transpose with 16-128 output channels;
+# with 3-8 output channels the fused phases won (1.3-2.2x over
+# lax.conv_transpose at 3, 3.7-5x at 8); with 1 output channel
+# lax.conv_transpose itself was fastest (1.1-2x over either phase form).
+_S2D_GRAD_MIN_IN_FEATURES = 16
+
+
+def _strided_conv_method(strides: tuple[int, int], in_features: int) -> str:
+  """Fastest measured formulation of a convolution on the CPU backend."""
+  if strides == (1, 1) or in_features < _S2D_GRAD_MIN_IN_FEATURES:
+    return "xla"
+  return "xla_s2d_grad"
 
 
 def _conv_transpose_method(strides: tuple[int, int], out_features: int) -> str:
   """Fastest measured formulation of a transposed convolution on the CPU backend."""
-  if strides == (1, 1):
-    return "xla"  # No input dilation: already a stride-1 convolution.
+  if strides == (1, 1) or out_features == 1:
+    # Stride 1: no input dilation, already a stride-1 convolution. One output
+    # channel: lax.conv_transpose measured fastest.
+    return "xla"
   if strides[0] * strides[1] * out_features < 64:
     return "subpixel_fused"
   return "subpixel"
@@ -91,9 +107,11 @@ class Conv(nnx.Conv):
     impl: ``"xla"`` (``lax.conv_general_dilated``, what ``nnx.Conv`` runs),
       ``"cpu_fast"`` or ``"auto"`` (``cpu_fast`` when ``jax.default_backend()``
       is ``"cpu"`` and the configuration is supported, else ``xla``). For
-      ``Conv``, ``cpu_fast`` currently runs ``lax.conv_general_dilated`` too:
-      XLA's strided convolution measured as fast as the space-to-depth
-      rewrite (``jaxgen.nn.conv_space_to_depth``, tested equal) on CPU.
+      a strided ``Conv`` with at least 16 input features, ``cpu_fast`` keeps
+      XLA's forward pass and kernel gradient and takes the input gradient
+      through the space-to-depth form (``jaxgen.nn.conv_xla_s2d_grad``,
+      tested equal), whose input gradient is a stride-1 convolution; other
+      layers run ``lax.conv_general_dilated`` as ``nnx.Conv`` does.
     **kwargs: every other ``nnx.Conv`` argument (``padding``, ``use_bias``,
       ``kernel_init``, ``dtype``, ``precision``, ``rngs``, ...).
 
@@ -157,7 +175,7 @@ class Conv(nnx.Conv):
       kernel = kernel * self.mask
     bias = self.bias[...] if self.bias is not None else None
     inputs, kernel, bias = self.promote_dtype((inputs, kernel, bias), dtype=self.dtype)
-    method = "xla" if strides == (1, 1) else _STRIDED_CONV_METHOD
+    method = _strided_conv_method(strides, self.in_features)
     y = _functional.CONV_METHODS[method](
         inputs, kernel, strides, padding, precision=self.precision,
         preferred_element_type=self.preferred_element_type)
@@ -184,7 +202,8 @@ class ConvTranspose(nnx.ConvTranspose):
       interleaved by depth-to-space; separate phases when
       ``strides[0] * strides[1] * out_features >= 64``, fused below, as
       measured fastest; stride-1 layers keep ``lax.conv_transpose``, which
-      then has no input dilation) or ``"auto"``
+      then has no input dilation, and so do layers with one output feature,
+      where it measured fastest) or ``"auto"``
       (``cpu_fast`` on the CPU backend when supported, else ``xla``).
     **kwargs: every other ``nnx.ConvTranspose`` argument.
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -161,6 +162,49 @@ def conv_space_to_depth(x, kernel, strides, padding: Padding, *, precision=None,
   return _corr(z, kp, precision, preferred_element_type, conv_pads)
 
 
+def conv_xla_s2d_grad(x, kernel, strides, padding: Padding, *, precision=None, preferred_element_type=None):
+  """Same function as ``conv_xla``; its input gradient computed as ``conv_space_to_depth``'s.
+
+  The forward pass and the kernel gradient are XLA's own strided convolution
+  and its transpose (both fast on XLA's CPU backend). The input gradient of a
+  strided convolution is a convolution with ``lhs_dilation``, which XLA's CPU
+  backend runs on a slow generic path; the input gradient of the same function
+  written as ``conv_space_to_depth`` is a stride-1 convolution followed by
+  depth-to-space, a reshape. A custom JVP says so: the tangent is
+  ``conv_xla(x, dkernel) + conv_space_to_depth(dx, kernel)``, linear in the
+  tangents, so reverse mode transposes each term by its own fast rule, and
+  forward mode, ``vmap`` and higher derivatives keep working. Both terms are
+  exact, so the derivatives are those of ``conv_xla`` up to float rounding.
+  """
+  strides = tuple(int(s) for s in strides)
+  padding = padding if isinstance(padding, str) else tuple((int(lo), int(hi)) for lo, hi in padding)
+  kwargs = dict(precision=precision, preferred_element_type=preferred_element_type)
+  if strides == (1, 1):
+    return conv_xla(x, kernel, strides, padding, **kwargs)
+
+  @jax.custom_jvp
+  def conv(x, kernel):
+    return conv_xla(x, kernel, strides, padding, **kwargs)
+
+  def conv_jvp(primals, tangents):
+    x, kernel = primals
+    dx, dkernel = tangents
+    y = conv(x, kernel)
+    dy = None
+    # Symbolic zeros: a constant input (D's weights in G's update) costs nothing.
+    if not isinstance(dkernel, jax.custom_derivatives.SymbolicZero):
+      dy = conv_xla(x, dkernel, strides, padding, **kwargs)
+    if not isinstance(dx, jax.custom_derivatives.SymbolicZero):
+      dy_x = conv_space_to_depth(dx, kernel, strides, padding, **kwargs)
+      dy = dy_x if dy is None else dy + dy_x
+    if dy is None:
+      dy = jnp.zeros_like(y)
+    return y, dy.astype(y.dtype)
+
+  conv.defjvp(conv_jvp, symbolic_zeros=True)
+  return conv(x, kernel)
+
+
 def _phase_plan(size, k, s, pad_lo, pad_hi):
   """Output length, phase-grid length and, per output phase r, (i0, taps, offset).
 
@@ -267,7 +311,7 @@ def conv_transpose_subpixel_fused(x, kernel, strides, padding: Padding, *, preci
   return _interleave(y, sh, sw, c_out)[:, :out_h, :out_w, :]
 
 
-CONV_METHODS = {"xla": conv_xla, "space_to_depth": conv_space_to_depth}
+CONV_METHODS = {"xla": conv_xla, "space_to_depth": conv_space_to_depth, "xla_s2d_grad": conv_xla_s2d_grad}
 CONV_TRANSPOSE_METHODS = {
     "xla": conv_transpose_xla,
     "subpixel": conv_transpose_subpixel,
@@ -282,6 +326,6 @@ def check_method(table, method):
 
 
 __all__ = [
-    "conv_xla", "conv_space_to_depth", "conv_transpose_xla", "conv_transpose_subpixel",
+    "conv_xla", "conv_space_to_depth", "conv_xla_s2d_grad", "conv_transpose_xla", "conv_transpose_subpixel",
     "conv_transpose_subpixel_fused", "conv_padding", "conv_transpose_padding",
 ]
