@@ -311,7 +311,11 @@ def conv_transpose_subpixel_fused(x, kernel, strides, padding: Padding, *, preci
   return _interleave(y, sh, sw, c_out)[:, :out_h, :out_w, :]
 
 
-CONV_METHODS = {"xla": conv_xla, "space_to_depth": conv_space_to_depth, "xla_s2d_grad": conv_xla_s2d_grad}
+CONV_METHODS = {
+    "xla": conv_xla,
+    "space_to_depth": conv_space_to_depth,
+    "xla_s2d_grad": conv_xla_s2d_grad,
+}
 CONV_TRANSPOSE_METHODS = {
     "xla": conv_transpose_xla,
     "subpixel": conv_transpose_subpixel,
