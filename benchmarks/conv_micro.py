@@ -16,7 +16,9 @@ Run::
   python -m benchmarks.conv_micro --only vae --batch 128 --windows 5
 
 Each line ends with the formulation ``impl="cpu_fast"`` picks for that layer
-and its speedup over ``xla``. The JSON holds the device, the JAX version, and
+and its speedup over ``xla``, then, when ``torch`` is importable, PyTorch's
+layer of the same shapes (``benchmarks/peers/torch_conv.py``, timed in the
+same interleaved windows) and cpu_fast's speed as a multiple of it. The JSON holds the device, the JAX version, and
 per layer and formulation the compile time and the window times in seconds.
 
 The choices in ``jaxgen/nn/_conv.py`` come from this benchmark; its comment
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import json
 import platform
 import statistics
@@ -102,8 +105,12 @@ def methods_for(layer: Layer) -> dict:
 
 
 def time_layer(layer: Layer, batch: int, windows: int, steps_per_window: int, seed: int = 0,
-               compiler_options: dict | None = None) -> dict:
-  """Compile time and steady-state window times of every formulation of one layer."""
+               compiler_options: dict | None = None, torch_peer: bool = False) -> dict:
+  """Compile time and steady-state window times of every formulation of one layer.
+
+  With ``torch_peer``, PyTorch's layer of the same shapes (``benchmarks/peers/torch_conv.py``)
+  is timed in the same interleaved windows under the method name ``"torch"``.
+  """
   rng = np.random.default_rng(seed)
   x = jnp.asarray(rng.standard_normal((batch, *layer.in_hw, layer.c_in), np.float32))
   k = layer.kernel
@@ -129,6 +136,15 @@ def time_layer(layer: Layer, batch: int, windows: int, steps_per_window: int, se
       jax.block_until_ready(compiled(x, kernel, g))  # warm-up
       fns[(method, kind)] = lambda x, w, compiled=compiled, g=g: compiled(x, w, g)
       results[(method, kind)] = {"compile_s": compile_s, "window_s": []}
+  if torch_peer:
+    from benchmarks.peers import torch_conv
+
+    for kind in ("fwd_bwd", "fwd_bwd_kernel_only"):
+      run = torch_conv.layer_step(layer, batch, kind, seed)
+      t0 = time.perf_counter()
+      run()  # warm-up (oneDNN picks its kernels on the first call)
+      fns[("torch", kind)] = lambda x, w, run=run: run()
+      results[("torch", kind)] = {"compile_s": time.perf_counter() - t0, "window_s": []}
   for _ in range(windows):
     for key, compiled in fns.items():
       t0 = time.perf_counter()
@@ -150,10 +166,16 @@ def main(argv=None) -> None:
   parser.add_argument("--steps-per-window", type=int, default=2)
   parser.add_argument("--only", default="", help="run only layers whose name contains this")
   parser.add_argument("--out", default="", help="write JSON here")
+  parser.add_argument("--peers", choices=("auto", "torch", "none"), default="auto",
+                      help="time PyTorch's layer of the same shapes too (auto: when torch is importable)")
   parser.add_argument("--plain-xla", action="store_true",
                       help="compile without jaxgen.train.compiler_options(convolutions=True), "
                            "the options jaxgen's convolutional train steps use")
   args = parser.parse_args(argv)
+
+  torch_peer = args.peers == "torch" or (args.peers == "auto" and importlib.util.find_spec("torch") is not None)
+  if torch_peer:
+    import torch
 
   device = jax.devices()[0]
   options = {} if args.plain_xla else train.compiler_options(convolutions=True)
@@ -167,6 +189,8 @@ def main(argv=None) -> None:
       "windows": args.windows,
       "steps_per_window": args.steps_per_window,
       "compiler_options": options,
+      "torch_version": torch.__version__ if torch_peer else None,
+      "torch_threads": torch.get_num_threads() if torch_peer else None,
       "layers": [],
   }
   print(f"device {report['device']}  jax {jax.__version__}  batch {args.batch}  "
@@ -174,14 +198,19 @@ def main(argv=None) -> None:
   for layer in LAYERS:
     if args.only not in layer.name:
       continue
-    table = time_layer(layer, args.batch, args.windows, args.steps_per_window, compiler_options=options)
+    table = time_layer(layer, args.batch, args.windows, args.steps_per_window, compiler_options=options,
+                       torch_peer=torch_peer)
     for kind, by_method in table.items():
       base = by_method["xla"]["median_s"]
       cells = "  ".join(f"{m} {r['median_s'] * 1e3:8.1f} [{r['compile_s']:.1f}] x{base / r['median_s']:.1f}"
-                        for m, r in by_method.items())
+                        for m, r in by_method.items() if m != "torch")
       picked = cpu_fast_method(layer)
-      print(f"{layer.name:40s} {kind:20s} {cells}  | cpu_fast={picked} "
-            f"x{base / by_method[picked]['median_s']:.1f}", flush=True)
+      line = (f"{layer.name:40s} {kind:20s} {cells}  | cpu_fast={picked} "
+              f"x{base / by_method[picked]['median_s']:.1f}")
+      if "torch" in by_method:
+        t = by_method["torch"]["median_s"]
+        line += f"  | torch {t * 1e3:.1f}, cpu_fast x{t / by_method[picked]['median_s']:.2f} of torch"
+      print(line, flush=True)
     report["layers"].append({"layer": dataclasses.asdict(layer), "cpu_fast_method": cpu_fast_method(layer),
                              "results": table})
   if args.out:

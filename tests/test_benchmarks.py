@@ -87,3 +87,47 @@ def _torch_available() -> bool:
   except ImportError:
     return False
   return True
+
+
+def test_conv_micro_runs_every_formulation_and_writes_json(tmp_path, monkeypatch, capsys):
+  from benchmarks import conv_micro
+
+  small = (conv_micro.Layer("tiny conv 8x8x16->4x4x8 k5s2", False, (8, 8), 16, 8, 5, 2),
+           conv_micro.Layer("tiny convT 4x4x8->8x8x16 k4s2", True, (4, 4), 8, 16, 4, 2))
+  monkeypatch.setattr(conv_micro, "LAYERS", small)
+  out = tmp_path / "micro.json"
+  peers = "torch" if _torch_available() else "none"
+  conv_micro.main(["--batch", "4", "--windows", "1", "--steps-per-window", "1", "--peers", peers,
+                   "--out", str(out)])
+  report = json.loads(out.read_text())
+  assert report["compiler_options"]  # the train steps' CPU options
+  for entry, layer in zip(report["layers"], small):
+    methods = set(entry["results"]["fwd_bwd"])
+    expected = set(conv_micro.methods_for(layer)) | ({"torch"} if peers == "torch" else set())
+    assert methods == expected
+    assert entry["cpu_fast_method"] in methods
+  assert "cpu_fast=xla_s2d_grad" in capsys.readouterr().out  # 16 input features: the s2d input gradient
+
+
+@pytest.mark.skipif("not _torch_available()")
+@pytest.mark.parametrize("transpose,kernel,stride", [(False, 5, 2), (False, 4, 2), (False, 3, 2), (True, 5, 2),
+                                                     (True, 4, 2), (True, 3, 2), (False, 3, 1)])
+def test_torch_conv_peer_has_the_layers_shapes(transpose, kernel, stride):
+  import jax
+  import jax.numpy as jnp
+  import torch
+
+  from benchmarks import conv_micro
+  from benchmarks.peers import torch_conv
+  from jaxgen.nn import _functional
+
+  layer = conv_micro.Layer("t", transpose, (14, 14), 6, 5, kernel, stride)
+  module, out_hw = torch_conv.build_layer(layer)
+  x = jnp.zeros((2, 14, 14, 6))
+  w = jnp.zeros((kernel, kernel, 6, 5))
+  fn = _functional.conv_transpose_xla if transpose else _functional.conv_xla
+  expected = jax.eval_shape(lambda x, w: fn(x, w, (stride, stride), "SAME"), x, w).shape
+  assert out_hw == expected[1:3]
+  assert tuple(module(torch.zeros(2, 6, 14, 14)).shape) == (2, 5, *expected[1:3])
+  assert sum(p.numel() for p in module.parameters()) == kernel * kernel * 6 * 5
+  torch_conv.layer_step(layer, 2, "fwd_bwd")()
