@@ -166,8 +166,8 @@ def build_jax(name: str, batch_size: int, num_examples: int, compute_dtype: str 
   optimizers = {network: optax.adam(hp["lr"], b1=hp["b1"], b2=hp["b2"]) for network in models}
   graphdefs, state = train.init_train_state(models, optimizers, jax.random.key(0))
   step = train.make_train_step(graphdefs, optimizers, _updates(name))
-  # The convolutional models compile with jaxgen's options for convolutions, as their experiments do.
-  options = train.compiler_options(convolutions=name in UNROLLED)
+  # jaxgen's compiler options, as its experiments use them (run_training's default).
+  options = train.compiler_options()
   return JaxSetup(step, state, synthetic_data(name, num_examples), batch_size,
                   unroll=name in UNROLLED, max_k=UNROLLED.get(name), compiler_options=options)
 

@@ -169,7 +169,7 @@ def main(argv=None) -> None:
   parser.add_argument("--peers", choices=("auto", "torch", "none"), default="auto",
                       help="time PyTorch's layer of the same shapes too (auto: when torch is importable)")
   parser.add_argument("--plain-xla", action="store_true",
-                      help="compile without jaxgen.train.compiler_options(convolutions=True), "
+                      help="compile without jaxgen.train.compiler_options(), "
                            "the options jaxgen's convolutional train steps use")
   args = parser.parse_args(argv)
 
@@ -178,7 +178,7 @@ def main(argv=None) -> None:
     import torch
 
   device = jax.devices()[0]
-  options = {} if args.plain_xla else train.compiler_options(convolutions=True)
+  options = {} if args.plain_xla else train.compiler_options()
   report = {
       "device": f"{device.platform}:{getattr(device, 'device_kind', '')}",
       "backend": jax.default_backend(),

@@ -60,7 +60,6 @@ def train_and_sample(config, workdir: str, *, progress: bool = True) -> dict:
       data={"x": dcgan.to_model_range(ds.train)}, num_steps=t.num_steps, batch_shape=batch_shape,
       seed=config.seed, ema_networks=("generator",) if ema else (), ema_decay=t.ema_decay,
       steps_per_call=t.steps_per_call, unroll_steps=t.unroll_steps, checkpoint_every=t.checkpoint_every, description="dcgan",
-      compiler_options=train.compiler_options(convolutions=True),
       progress=progress, hooks=[sample_grid_hook(workdir, graphdefs, config, t.sample_every, ema)],
   )
   seconds = time.perf_counter() - t0

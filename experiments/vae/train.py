@@ -152,7 +152,6 @@ def train_and_evaluate(config, workdir: str, data_dir: str | None = None) -> dic
       seed=config.seed,
       steps_per_call=min(config.steps_per_call, num_steps),
       unroll_steps=config.unroll_steps,
-      compiler_options=train.compiler_options(convolutions=config.model.name == "conv_vae"),
       checkpoint_every=config.checkpoint_every,
       description=f"{config.model.name} {config.dataset}",
   )

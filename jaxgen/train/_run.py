@@ -243,8 +243,7 @@ def run_training(
     unroll_steps: unroll those steps instead of looping over them (see
       :func:`make_multi_step`: convolutional models on CPU).
     compiler_options: XLA options of the step program (default
-      :func:`compiler_options`; convolutional models pass
-      ``compiler_options(convolutions=True)``).
+      :func:`compiler_options`).
     checkpoint_every: save when a chunk crosses a multiple of this many
       steps (and at the end, and on SIGINT/SIGTERM).
     keep_checkpoints: how many of the newest checkpoints to keep.

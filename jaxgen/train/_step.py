@@ -20,36 +20,35 @@ from flax import nnx
 
 from jaxgen.train._state import GraphDefs, TrainState
 
-# XLA's CPU copy insertion, without region analysis, copies every donated parameter and Adam
-# moment that is read by a matmul and then updated in place (~100 copies of full weight matrices
-# in the 2014 GAN's step); with it the copies go and the step is ~10 % faster there (measured
-# with benchmarks/step.py). XLA's own option, off by default on CPU, set per compilation here.
-_CPU_COMPILER_OPTIONS = {"xla_cpu_copy_insertion_use_region_analysis": True}
-# XLA's CPU backend hands single dots and single convolutions (and reductions) to its YNNPACK
-# library by default. For convolutions its own (Eigen) kernels were faster in the train steps
-# measured here (conv VAE 10.7-12 -> 15-18 steps/s, DCGAN 1.5-1.6 -> 1.8-2.0; batch 128, 2 cores),
-# while YNNPACK stayed faster for the MLPs' dots and for BatchNorm's reductions (without it they
-# became slow reduce-windows, 12 % of DCGAN's step): programs with convolutions keep YNNPACK for
-# dots and reductions only.
-_CPU_CONV_COMPILER_OPTIONS = {
-    "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE"
+# jaxgen's XLA options on CPU, each measured with benchmarks/step.py and in-process A/B runs of
+# the train steps (batch 128, 2 cores) and tested to compute the same steps:
+# * Copy insertion without region analysis copies every donated parameter and Adam moment that
+#   a matmul reads and is then updated in place (~100 copies of full weight matrices in the 2014
+#   GAN's step); with it the copies go (~10 % there). XLA's own option, off by default on CPU.
+# * XLA's CPU backend hands single dots, single convolutions and reductions to its YNNPACK
+#   library by default. Its own (Eigen) kernels were faster for the convolutions (conv VAE
+#   10.7-12 -> 15-18 steps/s, DCGAN 1.5-1.6 -> 1.8-2.0) and for the MLPs' dots at these sizes
+#   (MLP VAE 9-12 %, autoencoder 3-11 %, toy GAN ~4 %, 2014 GAN and DCGAN within noise), while
+#   YNNPACK's reductions stayed faster (without them BatchNorm statistics became slow
+#   reduce-windows, 12 % of DCGAN's step): YNNPACK keeps the reductions only.
+_CPU_COMPILER_OPTIONS = {
+    "xla_cpu_copy_insertion_use_region_analysis": True,
+    "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_REDUCE",
 }
 
 
-def compiler_options(platform: str | None = None, *, convolutions: bool = False) -> dict[str, Any]:
+def compiler_options(platform: str | None = None) -> dict[str, Any]:
   """The XLA options jaxgen compiles its train programs with.
 
   Args:
     platform: the devices' platform ('cpu', 'gpu', 'tpu'); default JAX's backend.
-    convolutions: whether the program is dominated by convolutions (the conv
-      VAE, DCGAN), which changes the best CPU options.
 
   Returns:
     A dict for ``jax.jit(..., compiler_options=...)``; empty off the CPU.
   """
   if (platform or jax.default_backend()) != "cpu":
     return {}
-  return {**_CPU_COMPILER_OPTIONS, **(_CPU_CONV_COMPILER_OPTIONS if convolutions else {})}
+  return dict(_CPU_COMPILER_OPTIONS)
 
 
 _default_options = compiler_options  # make_multi_step's argument of the same name shadows it
@@ -195,8 +194,7 @@ def make_multi_step(
   should unroll a few steps per dispatch; compile time grows with K.
 
   ``compiler_options``: XLA options of the compilation (default
-  :func:`compiler_options` for JAX's backend; convolutional models on CPU pass
-  ``compiler_options(convolutions=True)``).
+  :func:`compiler_options` for JAX's backend).
 
   Returns:
     A jitted function returning ``(state, metrics)`` with each metric stacked
