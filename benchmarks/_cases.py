@@ -166,8 +166,8 @@ def build_jax(name: str, batch_size: int, num_examples: int, compute_dtype: str 
   optimizers = {network: optax.adam(hp["lr"], b1=hp["b1"], b2=hp["b2"]) for network in models}
   graphdefs, state = train.init_train_state(models, optimizers, jax.random.key(0))
   step = train.make_train_step(graphdefs, optimizers, _updates(name))
-  # jaxgen's compiler options, as its experiments use them (run_training's default).
-  options = train.compiler_options()
+  # jaxgen's compiler options, as its experiments pass them (the VAE family: XLA's own dots).
+  options = train.compiler_options(ynnpack_dots=name not in ("ae", "vae", "conv_vae"))
   return JaxSetup(step, state, synthetic_data(name, num_examples), batch_size,
                   unroll=name in UNROLLED, max_k=UNROLLED.get(name), compiler_options=options)
 

@@ -165,7 +165,8 @@ def test_unrolled_multi_step_equals_rolled():
 def test_compiler_options_change_speed_not_results():
   """jaxgen's CPU compiler options compute the same steps as XLA's defaults."""
   assert train.compiler_options("gpu") == {} and train.compiler_options("tpu") == {}
-  assert train.compiler_options("cpu")
+  assert train.compiler_options("gpu", ynnpack_dots=False) == {}
+  assert train.compiler_options("cpu") != train.compiler_options("cpu", ynnpack_dots=False)
 
   class ConvNet(nnx.Module):
     def __init__(self, rngs):
@@ -185,7 +186,7 @@ def test_compiler_options_change_speed_not_results():
   data = {"x": np.random.default_rng(0).normal(size=(16, 8, 8, 1)).astype(np.float32)}
   idx = train.batch_indices(seed=0, start_step=0, num_steps=3, num_examples=16, batch_shape=(8,))
   results = []
-  for options in ({}, train.compiler_options("cpu")):
+  for options in ({}, train.compiler_options("cpu"), train.compiler_options("cpu", ynnpack_dots=False)):
     multi = train.make_multi_step(step, donate=False, unroll=True, compiler_options=options)
     new_state, metrics = multi(state, data, idx)
     results.append((new_state.params, new_state.opt_state, metrics))

@@ -21,34 +21,37 @@ from flax import nnx
 from jaxgen.train._state import GraphDefs, TrainState
 
 # jaxgen's XLA options on CPU, each measured with benchmarks/step.py and in-process A/B runs of
-# the train steps (batch 128, 2 cores) and tested to compute the same steps:
+# the train steps (batch 128, 2 cores, K steps per dispatch) and tested to compute the same steps:
 # * Copy insertion without region analysis copies every donated parameter and Adam moment that
 #   a matmul reads and is then updated in place (~100 copies of full weight matrices in the 2014
 #   GAN's step); with it the copies go (~10 % there). XLA's own option, off by default on CPU.
 # * XLA's CPU backend hands single dots, single convolutions and reductions to its YNNPACK
 #   library by default. Its own (Eigen) kernels were faster for the convolutions (conv VAE
-#   10.7-12 -> 15-18 steps/s, DCGAN 1.5-1.6 -> 1.8-2.0) and for the MLPs' dots at these sizes
-#   (MLP VAE 9-12 %, autoencoder 3-11 %, toy GAN ~4 %, 2014 GAN and DCGAN within noise), while
-#   YNNPACK's reductions stayed faster (without them BatchNorm statistics became slow
-#   reduce-windows, 12 % of DCGAN's step): YNNPACK keeps the reductions only.
-_CPU_COMPILER_OPTIONS = {
-    "xla_cpu_copy_insertion_use_region_analysis": True,
-    "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_REDUCE",
-}
+#   10.7-12 -> 15-18 steps/s, DCGAN 1.5-1.6 -> 1.8-2.0), while YNNPACK's reductions stayed
+#   faster (without them BatchNorm statistics became slow reduce-windows, 12 % of DCGAN's step).
+#   For dots it depends on the shapes: XLA's own were 6-15 % faster in the autoencoder's and the
+#   MLP VAE's steps (784-wide layers), YNNPACK's ~5 % faster in the toy GAN's (400-wide), and
+#   the 2014 GAN, conv VAE and DCGAN did not tell them apart: ``ynnpack_dots`` chooses.
+_YNN_FUSION_TYPE = "xla_cpu_experimental_ynn_fusion_type"
 
 
-def compiler_options(platform: str | None = None) -> dict[str, Any]:
+def compiler_options(platform: str | None = None, *, ynnpack_dots: bool = True) -> dict[str, Any]:
   """The XLA options jaxgen compiles its train programs with.
 
   Args:
     platform: the devices' platform ('cpu', 'gpu', 'tpu'); default JAX's backend.
+    ynnpack_dots: on CPU, whether single matrix products go to the YNNPACK
+      library (XLA's default) or to XLA's own kernels; the autoencoder and
+      VAE experiments pass ``False`` (measured faster for them).
 
   Returns:
     A dict for ``jax.jit(..., compiler_options=...)``; empty off the CPU.
   """
   if (platform or jax.default_backend()) != "cpu":
     return {}
-  return dict(_CPU_COMPILER_OPTIONS)
+  libraries = ("LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE" if ynnpack_dots
+               else "LIBRARY_FUSION_TYPE_REDUCE")
+  return {"xla_cpu_copy_insertion_use_region_analysis": True, _YNN_FUSION_TYPE: libraries}
 
 
 _default_options = compiler_options  # make_multi_step's argument of the same name shadows it
