@@ -30,7 +30,7 @@ from jaxgen.train._state import GraphDefs, TrainState
 #   10.7-12 -> 15-18 steps/s, DCGAN 1.5-1.6 -> 1.8-2.0), while YNNPACK's reductions stayed
 #   faster (without them BatchNorm statistics became slow reduce-windows, 12 % of DCGAN's step).
 #   For dots it depends on the shapes: XLA's own were 6-15 % faster in the autoencoder's and the
-#   MLP VAE's steps (784-wide layers), YNNPACK's ~5 % faster in the toy GAN's (400-wide), and
+#   MLP VAE's steps (784-wide layers), YNNPACK's 6-11 % faster in the toy GAN's (400-wide), and
 #   the 2014 GAN, conv VAE and DCGAN did not tell them apart: ``ynnpack_dots`` chooses.
 _YNN_FUSION_TYPE = "xla_cpu_experimental_ynn_fusion_type"
 
