@@ -28,8 +28,8 @@ IMPLS = ("auto", "xla", "cpu_fast")
 
 # Method choices measured with benchmarks/conv_micro.py (batch 128, forward
 # value + gradients, 2-core CPU shared with other jobs, XLA CPU backend, jax
-# 0.10.2, compiled with jaxgen.train.compiler_options() as
-# the train steps are). Strided convolutions (stride 2): XLA's own forward
+# 0.10.2, compiled with jaxgen.train.compiler_options() as the train steps
+# are). Strided convolutions (stride 2): XLA's own forward
 # and kernel gradient are fast, but its input gradient (an lhs-dilated
 # convolution) is slow; taking only the input gradient through the
 # space-to-depth form ("xla_s2d_grad") was 1.0-1.4x faster with 32-64 input
