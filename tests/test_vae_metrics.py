@@ -88,6 +88,17 @@ def test_batches_with_padding_keep_example_order(data):
   np.testing.assert_allclose(est, log_px[:37], atol=2e-4)
 
 
+def test_progress_bar_counts_examples(data, capsys):
+  x, log_px = data
+  est = metrics.iwae_log_likelihood(exact_model(), x[:37], jax.random.key(1), num_samples=3, batch_size=16,
+                                    progress="IWAE test")
+  np.testing.assert_allclose(est, log_px[:37], atol=2e-4)
+  err = capsys.readouterr().err
+  assert "IWAE test" in err and "37/37" in err
+  metrics.evaluate_elbo(exact_model(), x[:5], jax.random.key(1), batch_size=2)
+  assert capsys.readouterr().err == ""  # no bar unless asked
+
+
 def test_elbo_with_exact_posterior_equals_log_px(data):
   x, log_px = data
   elbo = metrics.evaluate_elbo(exact_model(), x, jax.random.key(2), batch_size=32, num_samples=4000)

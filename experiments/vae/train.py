@@ -180,6 +180,7 @@ def train_and_evaluate(config, workdir: str, data_dir: str | None = None) -> dic
   log_px = metrics.iwae_log_likelihood(
       model, x_test[subset], k_iwae, num_samples=config.eval.iwae_num_samples,
       batch_size=config.eval.iwae_batch_size, sample_chunk=config.eval.iwae_sample_chunk,
+      progress=f"IWAE k={config.eval.iwae_num_samples}",
   )
   eval_seconds = time.perf_counter() - t0
 

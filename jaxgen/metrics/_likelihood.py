@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from tqdm.auto import tqdm
 
 from jaxgen import random as jgrandom
 from jaxgen.losses import gaussian_kl
@@ -72,7 +73,8 @@ def _iwae_batch(graphdef, state, x, key, num_samples, sample_chunk):
   return total - math.log(num_samples)
 
 
-def _batched(fn, model, x, key, batch_size):
+def _batched(fn, model, x, key, batch_size, progress=None):
+  """``fn`` over batches of ``x`` (the last padded), concatenated; a tqdm bar when ``progress`` names it."""
   if batch_size < 1:
     raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
   x = jnp.asarray(x)
@@ -82,17 +84,21 @@ def _batched(fn, model, x, key, batch_size):
   graphdef, state = nnx.split(model)
   batch_size = min(batch_size, n)
   out = []
+  bar = tqdm(total=n, desc=progress, unit="ex", disable=progress is None, dynamic_ncols=True)
   for i, start in enumerate(range(0, n, batch_size)):
     xb = x[start : start + batch_size]
     m = xb.shape[0]
     if m < batch_size:  # Pad by repetition so the batch shape, and the compiled function, stay the same.
       xb = jnp.concatenate([xb, jnp.broadcast_to(xb[:1], (batch_size - m, *xb.shape[1:]))], axis=0)
     out.append(np.asarray(fn(graphdef, state, xb, jax.random.fold_in(key, i)))[:m])
+    bar.update(m)
+  bar.close()
   return np.concatenate(out)
 
 
 def evaluate_elbo(
-    model: LatentVariableModel, x, key: jax.Array, *, batch_size: int = 500, num_samples: int = 1
+    model: LatentVariableModel, x, key: jax.Array, *, batch_size: int = 500, num_samples: int = 1,
+    progress: str | None = None,
 ) -> np.ndarray:
   r"""ELBO(x) = E_{q(z|x)}[log p(x | z)] - KL(q(z | x) || p(z)), per example, in nats.
 
@@ -105,6 +111,7 @@ def evaluate_elbo(
     key: PRNG key; batch ``i`` uses ``fold_in(key, i)``.
     batch_size: examples per compiled call.
     num_samples: draws of z per example.
+    progress: a description shows a progress bar over the examples (stderr).
 
   Returns:
     numpy ``(N,)``: the ELBO of each example (the test negative ELBO is
@@ -121,7 +128,7 @@ def evaluate_elbo(
   if num_samples < 1:
     raise ValueError(f"num_samples must be >= 1, got {num_samples}.")
   fn = functools.partial(_elbo_batch, num_samples=num_samples)
-  return _batched(lambda g, s, xb, k: fn(g, s, xb, k), model, x, key, batch_size)
+  return _batched(lambda g, s, xb, k: fn(g, s, xb, k), model, x, key, batch_size, progress)
 
 
 def iwae_log_likelihood(
@@ -132,6 +139,7 @@ def iwae_log_likelihood(
     num_samples: int = 5000,
     batch_size: int = 100,
     sample_chunk: int = 500,
+    progress: str | None = None,
 ) -> np.ndarray:
   r"""log p(x) ~ L_k = log (1/k) sum_i p(x, z_i) / q(z_i | x), z_i ~ q(z | x), per example.
 
@@ -150,6 +158,8 @@ def iwae_log_likelihood(
     num_samples: k, importance samples per example.
     batch_size: examples per compiled call.
     sample_chunk: importance samples per scan step (lowered to k if larger).
+    progress: a description shows a progress bar over the examples (stderr):
+      k = 5000 on 10,000 images takes about half an hour on 2 CPU cores.
 
   Returns:
     numpy ``(N,)``: the estimate of log p(x) of each example, in nats (the
@@ -158,4 +168,4 @@ def iwae_log_likelihood(
   if num_samples < 1 or sample_chunk < 1:
     raise ValueError(f"num_samples and sample_chunk must be >= 1, got {num_samples}, {sample_chunk}.")
   fn = functools.partial(_iwae_batch, num_samples=num_samples, sample_chunk=min(sample_chunk, num_samples))
-  return _batched(lambda g, s, xb, k: fn(g, s, xb, k), model, x, key, batch_size)
+  return _batched(lambda g, s, xb, k: fn(g, s, xb, k), model, x, key, batch_size, progress)
