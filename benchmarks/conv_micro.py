@@ -2,10 +2,11 @@
 
 For each layer shape it times one jitted forward + backward pass (the
 forward value and the gradients with respect to the input and the kernel, as
-in a hidden layer; and with respect to the kernel only, as in a first layer) of every formulation in
-``jaxgen.nn``: ``xla`` (what ``nnx.Conv`` / ``nnx.ConvTranspose`` run) and the
-stride-1 rewrites (``space_to_depth`` for strided convolutions, ``subpixel``
-and ``subpixel_fused`` for transposed ones). Compile time is reported apart;
+in a hidden layer; and with respect to the kernel only, as in a first layer)
+of every formulation in ``jaxgen.nn``: ``xla`` (what ``nnx.Conv`` /
+``nnx.ConvTranspose`` run) and the stride-1 rewrites (``space_to_depth`` and
+``xla_s2d_grad`` for strided convolutions, ``subpixel`` and
+``subpixel_fused`` for transposed ones). Compile time is reported apart;
 steady-state times are medians over repeated windows after warm-up, with the
 formulations interleaved window by window so that load from other processes
 hits them alike, and ``jax.block_until_ready`` ends every window.
@@ -18,8 +19,9 @@ Run::
 Each line ends with the formulation ``impl="cpu_fast"`` picks for that layer
 and its speedup over ``xla``, then, when ``torch`` is importable, PyTorch's
 layer of the same shapes (``benchmarks/peers/torch_conv.py``, timed in the
-same interleaved windows) and cpu_fast's speed as a multiple of it. The JSON holds the device, the JAX version, and
-per layer and formulation the compile time and the window times in seconds.
+same interleaved windows) and cpu_fast's speed as a multiple of it. The JSON
+holds the device, the JAX version, the compiler options, and per layer and
+formulation the compile time and the window times in seconds.
 
 The choices in ``jaxgen/nn/_conv.py`` come from this benchmark; its comment
 there records the ranges measured. On a busy shared CPU single timings vary
@@ -170,7 +172,7 @@ def main(argv=None) -> None:
                       help="time PyTorch's layer of the same shapes too (auto: when torch is importable)")
   parser.add_argument("--plain-xla", action="store_true",
                       help="compile without jaxgen.train.compiler_options(), "
-                           "the options jaxgen's convolutional train steps use")
+                           "the options jaxgen's train steps use")
   args = parser.parse_args(argv)
 
   torch_peer = args.peers == "torch" or (args.peers == "auto" and importlib.util.find_spec("torch") is not None)

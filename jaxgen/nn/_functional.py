@@ -323,12 +323,6 @@ CONV_TRANSPOSE_METHODS = {
 }
 
 
-def check_method(table, method):
-  if method not in table:
-    raise ValueError(f"unknown method {method!r}; choose one of {sorted(table)}")
-  return table[method]
-
-
 __all__ = [
     "conv_xla", "conv_space_to_depth", "conv_xla_s2d_grad", "conv_transpose_xla", "conv_transpose_subpixel",
     "conv_transpose_subpixel_fused", "conv_padding", "conv_transpose_padding",
