@@ -3,9 +3,9 @@
     python -m jaxgen.sample --workdir RUN [--num 64] [--seed S] [--out grid.png]
         [--step N] [--no_ema] [--batch_size 256] [--save_npy samples.npy]
 
-The networks are rebuilt from ``RUN/config.json`` through the model registry
-(``config.model.name``), and only their parameters, other state (BatchNorm
-statistics) and EMA weights are read from the checkpoint. Samples are drawn
+The networks are restored by :func:`jaxgen.train.restore_models` (rebuilt
+from ``RUN/config.json`` through the model registry, with their parameters,
+other state and EMA weights read from the checkpoint). Samples are drawn
 ``--batch_size`` at a time with the family's registered ``sample`` function;
 images (N, H, W, C) go to a PNG grid, 2-D points to a scatter plot. With
 ``--save_npy`` every sample is written to a memory-mapped ``.npy``, so a large
@@ -25,65 +25,13 @@ import jax
 import numpy as np
 from flax import nnx
 
+from jaxgen import models as models_lib
+from jaxgen import plot
+from jaxgen.train import RunNotFoundError, restore_models
+
 
 class SampleError(ValueError):
-  """A run cannot be sampled from (missing workdir, config or checkpoint)."""
-
-
-def load_config(workdir: str | os.PathLike):
-  """The ConfigDict saved in ``workdir/config.json`` by :func:`jaxgen.train.run_training`."""
-  import ml_collections
-
-  workdir = os.fspath(workdir)
-  if not os.path.isdir(workdir):
-    raise SampleError(f"no workdir {workdir}: pass the --workdir of a training run")
-  path = os.path.join(workdir, "config.json")
-  if not os.path.exists(path):
-    raise SampleError(f"no config.json in {workdir}: it is written by train.run_training; pass the run's workdir")
-  with open(path) as f:
-    config = json.load(f)
-  if not isinstance(config, dict) or not isinstance(config.get("model"), dict) or "name" not in config["model"]:
-    raise SampleError(f"{path} has no model.name: the config must name a registered model family")
-  return ml_collections.ConfigDict(config)
-
-
-def load_models(
-    workdir: str | os.PathLike, *, step: int | None = None, use_ema: bool = True
-) -> tuple[dict[str, nnx.Module], Any, int]:
-  """Rebuilds a run's networks from its config and latest (or ``step``) checkpoint.
-
-  Args:
-    workdir: the run's directory.
-    step: checkpoint step; default the latest.
-    use_ema: use the EMA parameters of the networks that keep one.
-
-  Returns:
-    ``(models, config, step)``: network name -> NNX module, the config, and
-    the checkpoint step read.
-  """
-  from jaxgen import checkpoint
-  from jaxgen.models import _registry  # importing jaxgen.models registers every family
-  from jaxgen.train import _state
-
-  config = load_config(workdir)
-  models = _registry.build_models(config, nnx.Rngs(0))
-  graphdefs, params, rest = _state.split_models(models)
-  ckpt_dir = os.path.join(os.fspath(workdir), "checkpoints")
-  if checkpoint.latest_step(ckpt_dir) is None:
-    raise SampleError(f"no checkpoint in {ckpt_dir}: train the run first (or pass another --workdir)")
-  with checkpoint.CheckpointManager(ckpt_dir, max_to_keep=None, create=False) as mngr:
-    try:
-      info = mngr.info(step)
-    except checkpoint.CheckpointNotFoundError as e:
-      raise SampleError(str(e)) from None
-    ema_networks = [n for n in info.get("ema_networks", []) if n in params] if use_ema else []
-    templates = {"params": params, "rest": rest, "ema": {n: params[n] for n in ema_networks}}
-    parts = mngr.restore_items(templates, step=info["step"])
-  state = _state.TrainState(
-      step=np.int32(info["step"]), key=None, params=parts["params"], rest=parts["rest"], opt_state={},
-      ema=parts["ema"],
-  )
-  return _state.merge_models(graphdefs, state, use_ema=use_ema), config, int(info["step"])
+  """A run cannot be sampled from (its family registered no sampler, or bad arguments)."""
 
 
 def draw_samples(
@@ -102,13 +50,11 @@ def draw_samples(
   memory-mapped array) when given; the first ``keep`` (default all) are
   returned.
   """
-  from jaxgen.models import _registry
-
   if num < 1:
     raise ValueError(f"--num must be >= 1, got {num}")
   if batch_size < 1:
     raise ValueError(f"--batch_size must be >= 1, got {batch_size}")
-  spec = _registry.get_model_spec(config.model.name)
+  spec = models_lib.get_model_spec(config.model.name)
   if spec.sample is None:
     raise SampleError(f"model '{spec.name}' registered no sample function: it cannot be sampled from")
   keep = num if keep is None else min(keep, num)
@@ -129,8 +75,6 @@ def draw_samples(
 
 def save_samples_figure(path: str, samples: np.ndarray, *, title: str = "") -> str:
   """A PNG grid for images (N, H, W, C) or a scatter plot for points (N, 2)."""
-  from jaxgen import plot
-
   if samples.ndim == 4:
     return plot.save_image_grid(path, np.clip(samples, 0.0, 1.0), ncol=math.ceil(math.sqrt(len(samples))))
   if samples.ndim == 2 and samples.shape[1] == 2:
@@ -157,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
       raise SampleError(f"--num must be >= 1, got {args.num}")
     if args.batch_size < 1 or args.max_grid < 1:
       raise SampleError("--batch_size and --max_grid must be >= 1")
-    models, config, step = load_models(args.workdir, step=args.step, use_ema=not args.no_ema)
+    models, config, step = restore_models(args.workdir, step=args.step, use_ema=not args.no_ema)
     key = jax.random.key(args.seed)
     out = None
     if args.save_npy:
@@ -170,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
       del out
     path = args.out or os.path.join(args.workdir, f"samples_step{step}.png")
     save_samples_figure(path, grid, title=f"{config.model.name}, step {step}")
-  except (SampleError, ValueError) as e:
+  except (SampleError, RunNotFoundError, ValueError) as e:
     print(f"jaxgen.sample: {e}", file=sys.stderr)
     return 2
   print(f"wrote {path}" + (f" and {args.save_npy}" if args.save_npy else ""))

@@ -123,6 +123,8 @@ class ImageDataset:
     test_labels: int32 (M,) class labels, or None.
     valid_labels: int32 (V,) class labels, or None.
     num_classes: number of classes of the labels, or None.
+    class_names: name of each class, indexed by label (e.g. the sorted class
+      folders of `load_image_folder`), or None.
     binarization: "none" (grey values), "static" (values are exactly 0 or 1)
       or "dynamic" (grey values here; the train step draws
       x ~ Bernoulli(pixel) afresh for every batch).
@@ -137,11 +139,17 @@ class ImageDataset:
   valid_labels: np.ndarray | None = None
   num_classes: int | None = None
   binarization: str = "none"
+  class_names: tuple[str, ...] | None = None
 
   def __post_init__(self):
     if self.binarization not in BINARIZATIONS:
       raise ValueError(
           f"binarization must be one of {BINARIZATIONS}, got {self.binarization!r}."
+      )
+    if self.class_names is not None and len(self.class_names) != self.num_classes:
+      raise ValueError(
+          f"{self.name} has {len(self.class_names)} class names but num_classes ="
+          f" {self.num_classes}; give one name per class."
       )
     splits = [("train", self.train, self.train_labels), ("test", self.test, self.test_labels)]
     if self.valid is not None:

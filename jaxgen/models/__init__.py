@@ -12,6 +12,9 @@ from jaxgen.models.conv_vae import ConvVAEConfig
 from jaxgen.models.dcgan import DCGANConfig
 from jaxgen.models.dcgan import DCGANDiscriminator
 from jaxgen.models.dcgan import DCGANGenerator
+from jaxgen.models.gan_1d import Discriminator1D
+from jaxgen.models.gan_1d import GAN1DConfig
+from jaxgen.models.gan_1d import Generator1D
 from jaxgen.models.gan_mlp import GANMLPConfig
 from jaxgen.models.gan_mlp import MaxoutDiscriminator
 from jaxgen.models.gan_mlp import MLPGenerator
@@ -21,8 +24,6 @@ from jaxgen.models.toy_gan import ToyGANConfig
 from jaxgen.models.toy_gan import ToyGenerator
 from jaxgen.models.vae import VAE
 from jaxgen.models.vae import VAEConfig
-from jaxgen.models.vae_objectives import autoencoder_objective
-from jaxgen.models.vae_objectives import negative_elbo_objective
 
 __all__ = [
     "VAE",
@@ -33,7 +34,10 @@ __all__ = [
     "DCGANConfig",
     "DCGANDiscriminator",
     "DCGANGenerator",
+    "Discriminator1D",
+    "GAN1DConfig",
     "GANMLPConfig",
+    "Generator1D",
     "MLPGenerator",
     "Maxout",
     "MaxoutDiscriminator",
@@ -42,10 +46,8 @@ __all__ = [
     "ToyGANConfig",
     "ToyGenerator",
     "VAEConfig",
-    "autoencoder_objective",
     "build_models",
     "get_model_spec",
     "model_names",
-    "negative_elbo_objective",
     "register_model",
 ]

@@ -3,12 +3,22 @@
 The indices of step ``s`` depend only on ``(seed, s)``: epoch ``e`` is a fresh
 permutation from ``numpy.random.default_rng((seed, e))``. A run resumed at any
 step therefore sees the same batches as one that never stopped, and the data
-order needs no state in the checkpoint beyond the step.
+order needs no state in the checkpoint beyond the step. Each data stream of a
+run has its own seed (:func:`stream_seed`), so two unpaired datasets of
+different lengths are visited in independent orders.
 """
 
 from __future__ import annotations
 
+import functools
+import zlib
+
 import numpy as np
+
+
+def stream_seed(data_seed: int, stream: str) -> int:
+  """The order seed of stream ``stream`` of a run whose data-order seed is ``data_seed``."""
+  return int(np.random.SeedSequence([int(data_seed), zlib.crc32(stream.encode())]).generate_state(1)[0])
 
 
 def steps_per_epoch(num_examples: int, examples_per_step: int) -> int:
@@ -21,16 +31,23 @@ def steps_per_epoch(num_examples: int, examples_per_step: int) -> int:
   return num_examples // examples_per_step
 
 
+@functools.lru_cache(maxsize=8)
+def _permutation(seed: int, epoch: int, num_examples: int) -> np.ndarray:
+  perm = np.random.default_rng((seed, epoch)).permutation(num_examples)
+  perm.flags.writeable = False  # shared by every caller of the cache
+  return perm
+
+
 def batch_indices(
     seed: int, start_step: int, num_steps: int, num_examples: int, batch_shape: tuple[int, ...]
 ) -> np.ndarray:
   """Example indices of steps ``start_step .. start_step + num_steps - 1``.
 
   Args:
-    seed: the data-order seed of the run.
+    seed: the data-order seed of the stream.
     start_step: first global step.
     num_steps: number of steps.
-    num_examples: size of the training set.
+    num_examples: size of the stream's dataset.
     batch_shape: examples per step, e.g. ``(128,)`` or ``(k, 64)`` for k
       discriminator minibatches.
 
@@ -40,11 +57,8 @@ def batch_indices(
   per_step = int(np.prod(batch_shape))
   per_epoch = steps_per_epoch(num_examples, per_step)
   rows = []
-  cache: dict[int, np.ndarray] = {}
   for s in range(start_step, start_step + num_steps):
     epoch, pos = divmod(s, per_epoch)
-    if epoch not in cache:
-      cache[epoch] = np.random.default_rng((seed, epoch)).permutation(num_examples)
-    rows.append(cache[epoch][pos * per_step : (pos + 1) * per_step])
+    rows.append(_permutation(int(seed), epoch, int(num_examples))[pos * per_step : (pos + 1) * per_step])
   out = np.stack(rows) if rows else np.zeros((0, per_step), np.int64)
   return out.reshape((num_steps, *batch_shape)).astype(np.int32)

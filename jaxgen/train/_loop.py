@@ -2,6 +2,8 @@
 
 The loop owns no randomness and no data order: both are functions of the step
 (see ``_data_order``), so everything it does can be repeated after a restart.
+The chunk's data comes from :class:`~jaxgen.train.Streams`: indices of the
+device-resident streams, batches of the streamed ones.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from jaxgen.train._data_order import batch_indices
 from jaxgen.train._state import TrainState
+from jaxgen.train._streams import Streams
 
 # hook(state, step, chunk_metrics) runs on the host after every chunk.
 Hook = Callable[[TrainState, int, dict[str, float]], None]
@@ -47,10 +49,18 @@ def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
 
 
 def _applied(metrics: dict[str, np.ndarray], name: str) -> np.ndarray:
-  """Mask of the steps whose update of ``name``'s network was applied (not skipped)."""
-  network = name.split("/", 1)[1]
-  skipped = metrics.get(f"skipped/{network}")
-  return np.ones(np.shape(metrics[name]), bool) if skipped is None else np.asarray(skipped) == 0
+  """Mask of the steps on which the update behind ``loss/<u>`` or ``grad_norm/<u>`` ran and was applied.
+
+  An update is not applied on the steps an every-k update does not run
+  (``applied/<u>`` = 0) nor where ``skip_nonfinite`` skipped it (``skipped/<u>`` = 1).
+  """
+  update = name.split("/", 1)[1]
+  mask = np.ones(np.shape(metrics[name]), bool)
+  if f"skipped/{update}" in metrics:
+    mask &= np.asarray(metrics[f"skipped/{update}"]) == 0
+  if f"applied/{update}" in metrics:
+    mask &= np.asarray(metrics[f"applied/{update}"]) > 0
+  return mask
 
 
 def _first_nonfinite(metrics: dict[str, np.ndarray], start_step: int) -> tuple[int, str] | None:
@@ -66,14 +76,23 @@ def _first_nonfinite(metrics: dict[str, np.ndarray], start_step: int) -> tuple[i
 
 
 def _chunk_means(metrics: dict[str, np.ndarray]) -> dict[str, float]:
-  """Means over the chunk; loss and gradient terms over the applied updates only."""
+  """Means over the chunk; loss and gradient terms over the applied updates only.
+
+  The metrics of an every-k update are NaN on the steps it does not run: they
+  are averaged over the steps it ran, and left out of a chunk where it never ran.
+  """
   means = {}
   for name, values in metrics.items():
     if name.startswith(_GUARDED_PREFIXES):
       applied = _applied(metrics, name)
-      means[name] = float(np.mean(values[applied])) if applied.any() else float("nan")
+      if applied.any():
+        means[name] = float(np.mean(values[applied]))
+    elif name.startswith("applied/"):
+      means[name] = float(np.sum(values))  # how many steps of the chunk ran the update
+    elif np.isnan(values).all() and values.size:
+      continue
     else:
-      means[name] = float(np.mean(values))
+      means[name] = float(np.nanmean(values)) if np.isnan(values).any() else float(np.mean(values))
   return means
 
 
@@ -81,10 +100,9 @@ def fit(
     multi_step,
     state: TrainState,
     data: Any,
+    streams: Streams,
     *,
     num_steps: int,
-    batch_shape: tuple[int, ...],
-    data_seed: int,
     steps_per_call: int = 100,
     metrics_path: str | os.PathLike | None = None,
     hooks: Sequence[Hook] = (),
@@ -94,12 +112,12 @@ def fit(
   """Trains from ``state.step`` up to ``num_steps`` steps.
 
   Args:
-    multi_step: from :func:`make_multi_step`.
+    multi_step: ``multi_step(state, data, feed)``, from :func:`make_multi_step`
+      (or ``DataParallel.compile`` of it).
     state: the state to continue from (a fresh one, or one restored).
-    data: pytree of arrays on the device, leading axis = examples.
+    data: the device-resident streams, placed on the device(s).
+    streams: the run's :class:`Streams`, which give each chunk's feed.
     num_steps: total steps of the run (not steps still to do).
-    batch_shape: examples per step, e.g. ``(128,)``.
-    data_seed: seed of the data order.
     steps_per_call: steps compiled into one dispatch.
     metrics_path: JSON-lines file receiving each chunk's mean metrics.
     hooks: called after every chunk (checkpoints, sample grids).
@@ -116,7 +134,6 @@ def fit(
   """
   if steps_per_call < 1:
     raise ValueError(f"steps_per_call must be >= 1, got {steps_per_call}")
-  num_examples = jax.tree.leaves(data)[0].shape[0]
   writer = MetricsWriter(metrics_path) if metrics_path is not None else None
   start = int(state.step)
   bar = tqdm(total=num_steps, initial=start, desc=description, disable=not progress, dynamic_ncols=True)
@@ -124,9 +141,9 @@ def fit(
   try:
     while step < num_steps:
       k = min(steps_per_call, num_steps - step)
-      idx = batch_indices(data_seed, step, k, num_examples, batch_shape)
+      feed = streams.feed(step, k)
       t0 = time.perf_counter()
-      state, metrics = multi_step(state, data, idx)
+      state, metrics = multi_step(state, data, feed)
       metrics = jax.tree.map(np.asarray, jax.device_get(metrics))
       seconds = time.perf_counter() - t0
       bad = _first_nonfinite(metrics, step)
@@ -145,7 +162,8 @@ def fit(
       means = _chunk_means(metrics)
       if writer is not None:
         writer.write({"step": step, "chunk_steps": k, "seconds": seconds, "steps_per_sec": k / seconds, **means})
-      shown = {n.replace("/", "_"): v for n, v in means.items() if not n.startswith(("grad_norm/", "skipped/"))}
+      shown = {n.replace("/", "_"): v for n, v in means.items()
+               if not n.startswith(("grad_norm/", "skipped/", "applied/"))}
       bar.set_postfix({n: f"{v:.4g}" for n, v in list(shown.items())[:4]} | {"it/s": f"{k / seconds:.1f}"})
       bar.update(k)
       for hook in hooks:

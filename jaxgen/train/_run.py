@@ -27,16 +27,22 @@ import numpy as np
 import optax
 from flax import nnx
 
-from jaxgen.train._data_order import steps_per_epoch
+from jaxgen import plot
+
+from jaxgen.objectives import Update
+from jaxgen.train import _checkpoint as ckpt
+from jaxgen.train._ema import EmaSchedule, as_schedule
 from jaxgen.train._loop import Hook
 from jaxgen.train._loop import NonFiniteError
 from jaxgen.train._loop import fit
 from jaxgen.train._loop import read_metrics
 from jaxgen.train._state import TrainState
+from jaxgen.train._sharding import DataParallel
+from jaxgen.train._sharding import data_mesh
 from jaxgen.train._state import init_train_state
-from jaxgen.train._step import Update
 from jaxgen.train._step import make_multi_step
 from jaxgen.train._step import make_train_step
+from jaxgen.train._streams import Streams
 
 _VERSIONED = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "ml_collections", "jaxgen")
 
@@ -114,18 +120,13 @@ def _check_positive(name: str, value, *, integer: bool = True, what: str = "") -
     raise ValueError(f"{name} must be {kind}, got {value!r}{what}")
 
 
-def _validate(*, models, optimizers, updates, data, num_steps, batch_shape, ema_networks, ema_decay,
-              steps_per_call, checkpoint_every, keep_checkpoints) -> int:
+def _validate(*, models, optimizers, updates, num_steps, ema_networks, ema_decay, steps_per_call,
+              checkpoint_every, keep_checkpoints) -> None:
   _check_positive("num_steps", num_steps, what=": set the number of training steps")
   _check_positive("steps_per_call", steps_per_call)
   _check_positive("checkpoint_every", checkpoint_every)
   _check_positive("keep_checkpoints", keep_checkpoints)
-  if not isinstance(batch_shape, (tuple, list)) or not batch_shape:
-    raise ValueError(f"batch_shape must be a non-empty tuple such as (batch_size,), got {batch_shape!r}")
-  for d in batch_shape:
-    _check_positive("every entry of batch_shape", d, what=f" in {tuple(batch_shape)}: set batch_size >= 1")
-  if ema_decay is not None and not 0.0 <= float(ema_decay) < 1.0:
-    raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}: 0.999 is typical")
+  as_schedule(ema_decay)  # a bad constant decay fails here, in one line
   if ema_networks and ema_decay is None:
     raise ValueError(f"ema_networks {tuple(ema_networks)} need an ema_decay (e.g. 0.999)")
   if not models:
@@ -135,34 +136,30 @@ def _validate(*, models, optimizers, updates, data, num_steps, batch_shape, ema_
       raise ValueError(f"optimizer given for unknown network '{name}'; networks: {sorted(models)}")
     if not isinstance(opt, optax.GradientTransformation):
       raise ValueError(f"optimizers['{name}'] must be an optax.GradientTransformation, got {type(opt).__name__}")
+  if not updates:
+    raise ValueError("updates is empty: pass at least one train.Update")
   for u in updates:
     if not isinstance(u, Update):
       raise ValueError(f"updates must be train.Update objects, got {type(u).__name__}")
-    if u.network not in optimizers:
-      raise ValueError(f"update of '{u.network}' has no optimizer; optimizers: {sorted(optimizers)}")
-  if not updates:
-    raise ValueError("updates is empty: pass at least one train.Update")
-  leaves = jax.tree.leaves(data)
-  if not leaves:
-    raise ValueError("data is empty: pass a pytree of arrays with the examples on the leading axis")
-  sizes = {np.shape(x)[0] if np.ndim(x) else None for x in leaves}
-  if len(sizes) != 1 or None in sizes:
-    raise ValueError(f"every array in data needs the same leading (example) axis, got sizes {sorted(map(str, sizes))}")
-  num_examples = sizes.pop()
-  if num_examples == 0:
-    raise ValueError("data has no examples")
-  # Raises the one-line "lower batch_size" error when a step needs more examples than there are.
-  steps_per_epoch(num_examples, int(np.prod(batch_shape)))
-  # One pass on the host now rather than a NaN loss after the first chunk.
-  for path, x in jax.tree_util.tree_flatten_with_path(data)[0]:
-    x = np.asarray(x)
-    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
-      bad = np.argwhere(~np.isfinite(x))[0]
-      raise ValueError(
-          f"data{jax.tree_util.keystr(path)} holds {int((~np.isfinite(x)).sum())} NaN or infinite value(s) "
-          f"(first at index {tuple(int(i) for i in bad)}): clean or drop those examples"
-      )
-  return num_examples
+    for network in u.networks:
+      if network not in optimizers:
+        raise ValueError(f"update '{u.name}' moves '{network}', which has no optimizer; optimizers: {sorted(optimizers)}")
+
+
+def run_devices(num_devices: int | None = None) -> list[jax.Device]:
+  """The devices a run trains on.
+
+  ``None``: every local accelerator, or one device on CPU (the host platform's
+  extra devices, forced with ``--xla_force_host_platform_device_count``, share
+  the same cores: they are for testing sharded programs, not for speed).
+  An integer n: the first n local devices.
+  """
+  devices = jax.local_devices()
+  if num_devices is None:
+    return devices[:1] if devices[0].platform == "cpu" else devices
+  if isinstance(num_devices, bool) or int(num_devices) != num_devices or not 1 <= num_devices <= len(devices):
+    raise ValueError(f"num_devices must be an integer in [1, {len(devices)}] (the local devices), got {num_devices!r}")
+  return devices[: int(num_devices)]
 
 
 class _Stopper:
@@ -208,12 +205,14 @@ def run_training(
     num_steps: int,
     batch_shape: tuple[int, ...],
     seed: int,
+    aux: Any = None,
     ema_networks: Sequence[str] = (),
-    ema_decay: float | None = None,
+    ema_decay: float | EmaSchedule | None = None,
     skip_nonfinite: bool = False,
     steps_per_call: int = 100,
     unroll_steps: bool = False,
     compiler_options: dict[str, Any] | None = None,
+    num_devices: int | None = None,
     checkpoint_every: int = 1000,
     keep_checkpoints: int = 3,
     hooks: Sequence[Hook] = (),
@@ -229,14 +228,19 @@ def run_training(
     models: network name -> initialized NNX module.
     optimizers: network name -> optax transformation.
     updates: the :class:`Update` s of one step.
-    data: pytree of arrays (numpy), leading axis = examples; put on the
-      device once.
+    data: stream name -> a pytree of numpy arrays (leading axis = examples),
+      a random-access source, or a :class:`Stream`; see :class:`Streams`.
+      ``data={"x": images}`` is one stream; each stream has its own order.
     num_steps: total steps of the run.
-    batch_shape: examples per step, e.g. ``(128,)`` or ``(k, 64)``.
+    batch_shape: examples per step, e.g. ``(128,)`` or ``(k, 64)`` (the
+      default of every stream).
     seed: seed of the PRNG key (``jax.random.key(seed)``) and of the data
       order (:func:`data_seed_of`).
+    aux: the initial auxiliary state (a pytree of arrays the objectives read
+      and replace), checkpointed with the rest.
     ema_networks: networks whose parameters get an EMA copy.
-    ema_decay: the EMA decay (required with ``ema_networks``).
+    ema_decay: the EMA decay, a float or a schedule (:func:`ema_start`,
+      :func:`ema_rampup`); required with ``ema_networks``.
     skip_nonfinite: skip updates with a non-finite loss or gradient instead
       of stopping.
     steps_per_call: steps compiled into one dispatch.
@@ -244,6 +248,9 @@ def run_training(
       :func:`make_multi_step`: convolutional models on CPU).
     compiler_options: XLA options of the step program (default
       :func:`compiler_options`).
+    num_devices: devices to train on, data-parallel (:func:`run_devices`;
+      default every local accelerator, one device on CPU). The batch size
+      must divide by it.
     checkpoint_every: save when a chunk crosses a multiple of this many
       steps (and at the end, and on SIGINT/SIGTERM).
     keep_checkpoints: how many of the newest checkpoints to keep.
@@ -265,24 +272,28 @@ def run_training(
     TrainingInterrupted: SIGINT/SIGTERM; a checkpoint of the last completed
       chunk was saved. Uncaught, it exits with status 128 + signal number.
   """
-  # Imported here: jaxgen.checkpoint imports the train package.
-  from jaxgen import checkpoint as ckpt
-
-  num_examples = _validate(
-      models=models, optimizers=optimizers, updates=updates, data=data, num_steps=num_steps,
-      batch_shape=batch_shape, ema_networks=ema_networks, ema_decay=ema_decay,
-      steps_per_call=steps_per_call, checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints,
+  _validate(
+      models=models, optimizers=optimizers, updates=updates, num_steps=num_steps, ema_networks=ema_networks,
+      ema_decay=ema_decay, steps_per_call=steps_per_call, checkpoint_every=checkpoint_every,
+      keep_checkpoints=keep_checkpoints,
   )
-  del num_examples
+  if not isinstance(batch_shape, (tuple, list)) or not batch_shape:
+    raise ValueError(f"batch_shape must be a non-empty tuple such as (batch_size,), got {batch_shape!r}")
+  for d in batch_shape:
+    _check_positive("every entry of batch_shape", d, what=f" in {tuple(batch_shape)}: set batch_size >= 1")
   batch_shape = tuple(int(d) for d in batch_shape)
+  data_seed = data_seed_of(seed)
+  streams = Streams(data, batch_shape=batch_shape, data_seed=data_seed, num_steps=num_steps)
+  dp = DataParallel(data_mesh(run_devices(num_devices)))
+  for shape in streams.batch_shapes.values():
+    dp.check_batch(shape)
   workdir = os.path.abspath(os.fspath(workdir))
   os.makedirs(workdir, exist_ok=True)
   ckpt_dir = os.path.join(workdir, "checkpoints")
   metrics_path = os.path.join(workdir, "metrics.jsonl")
-  data_seed = data_seed_of(seed)
 
   graphdefs, state = init_train_state(
-      models, optimizers, jax.random.key(int(seed)), ema_networks=tuple(ema_networks)
+      models, optimizers, jax.random.key(int(seed)), ema_networks=tuple(ema_networks), aux=aux
   )
   manager = ckpt.CheckpointManager(ckpt_dir, max_to_keep=keep_checkpoints)
   try:
@@ -314,12 +325,10 @@ def run_training(
     _write_json(os.path.join(workdir, "versions.json"), library_versions())
 
     step_fn = make_train_step(graphdefs, optimizers, updates, ema_decay=ema_decay, skip_nonfinite=skip_nonfinite)
-    multi = make_multi_step(step_fn, unroll=unroll_steps, compiler_options=compiler_options)
-    # Committed to one device, like the chunk's outputs: otherwise the second chunk, whose
-    # inputs are the first one's committed outputs, compiles the step a second time.
-    device = jax.devices()[0]
-    data = jax.device_put(data, device)
-    state = jax.device_put(state, device)
+    multi = dp.compile(make_multi_step(step_fn, unroll=unroll_steps, compiler_options=compiler_options),
+                       batch_ndims=streams.batch_ndims)
+    device_data = dp.put_data(streams.resident)
+    state = dp.put_state(state)
 
     stopper = _Stopper()
     last_saved = {"step": int(state.step)}
@@ -347,9 +356,8 @@ def run_training(
     stopper.install()
     try:
       state = fit(
-          multi, state, data,
-          num_steps=num_steps, batch_shape=batch_shape, data_seed=data_seed,
-          steps_per_call=steps_per_call, metrics_path=metrics_path,
+          multi, state, device_data, streams,
+          num_steps=num_steps, steps_per_call=steps_per_call, metrics_path=metrics_path,
           hooks=[checkpoint_hook, *hooks, stop_hook], progress=progress, description=description,
       )
     except NonFiniteError as e:
@@ -376,6 +384,4 @@ def _save_loss_curves(workdir: str, metrics_path: str) -> None:
   keys = sorted({k for r in records for k in r if k.startswith("loss/")})
   if not records or not keys:
     return
-  from jaxgen import plot  # matplotlib only when there is something to draw
-
   plot.save_loss_curves(os.path.join(workdir, "loss_curves.png"), records, keys, title=os.path.basename(workdir))

@@ -1,19 +1,21 @@
 """Data-parallel training over a ``jax.sharding.Mesh``: the same loop on 1 or N devices.
 
-Layout (one mesh axis, ``"data"``, over all devices):
+:func:`jaxgen.train.run_training` always runs through this module: one device
+is a mesh of one. Layout (one mesh axis, ``"data"``):
 
 * the :class:`TrainState` is **replicated** (``P()``): every device holds the
-  parameters, optimizer state and BatchNorm statistics;
-* the dataset is **replicated** too. The train step gathers a random batch
-  ``data[idx]`` on the device; with every device holding all rows, each device
-  gathers its own slice of the batch locally, with no communication. Sharding
-  the rows instead would save memory but turn every gather into an all-to-all
-  (random indices land on any shard). The datasets of this library (MNIST:
-  60,000 x 784 float32 = 188 MB) fit on every device;
-* the per-chunk index array ``(K, *batch_shape)`` is **sharded along the
-  examples axis** (its last axis), so the gathered batch is sharded along the
-  batch axis and each device runs the forward and backward pass on
-  ``B / num_devices`` examples.
+  parameters, optimizer state, BatchNorm statistics, EMA and auxiliary state;
+* the device-resident data streams are **replicated** too. The train step
+  gathers a random batch ``data[idx]`` on the device; with every device
+  holding all rows, each device gathers its own slice of the batch locally,
+  with no communication. Sharding the rows instead would save memory but turn
+  every gather into an all-to-all (random indices land on any shard). The
+  datasets of this library (MNIST: 60,000 x 784 float32 = 188 MB) fit on every
+  device; larger ones are streamed from the host instead;
+* the chunk's feed (index arrays ``(K, *batch_shape)`` of resident streams,
+  batches ``(K, *batch_shape, ...)`` of streamed ones) is **sharded along the
+  examples axis** (the last batch axis), so each device runs the forward and
+  backward pass on ``B / num_devices`` examples.
 
 Everything else follows from XLA's sharding propagation (GSPMD) under
 ``jax.jit``: batch means (the loss, BatchNorm's batch statistics) become
@@ -21,14 +23,11 @@ all-reduces over the mesh, so the sharded step computes the same function as
 the single-device one (up to float summation order), and the gradients
 arrive replicated. Nothing in the objectives or models changes.
 
-Usage (the loop of :func:`jaxgen.train.fit` unchanged)::
+Usage (what ``run_training`` does)::
 
-  dp = train.DataParallel(train.data_mesh())       # all local devices
-  multi = dp.compile(train.make_multi_step(step))  # in/out shardings fixed
-  state = train.fit(multi, dp.put_state(state), dp.put_data(data),
-                    num_steps=..., batch_shape=(128,), data_seed=0)
-
-On one device the mesh has one device and the code path is the same.
+  dp = train.DataParallel(train.data_mesh())        # all local devices
+  multi = dp.compile(train.make_multi_step(step), batch_ndims={"x": 1})
+  state, metrics = multi(dp.put_state(state), dp.put_data({"x": images}), {"x": indices})
 
 Multi-host (several machines, each with its local accelerators): start every
 process with the same program and call, before anything else touches JAX::
@@ -41,7 +40,7 @@ automatically: ``jax.distributed.initialize()``). Then build the mesh over
 ``jax.devices()`` (every process's devices: ``data_mesh(jax.devices())``) instead of the
 local ones. Every process loads the same dataset and draws the same indices
 (the data order is a function of ``(data_seed, step)``), so
-:meth:`DataParallel.put_data` and :meth:`DataParallel.put_indices` build the
+:meth:`DataParallel.put_data` and :meth:`DataParallel.put_feed` build the
 global arrays from each process's identical host copy with
 ``jax.make_array_from_callback``, each process filling only its own devices;
 the batch size must divide by the global device count. Metrics come back
@@ -51,7 +50,7 @@ replicated and are read on every process; write files from process 0 only
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -91,11 +90,11 @@ class DataParallel:
     """Devices the batch is split over."""
     return self.mesh.shape[DATA_AXIS]
 
-  def index_sharding(self, ndim: int) -> NamedSharding:
-    """Sharding of an index array ``(K, *batch_shape)``: its last (examples) axis over ``"data"``."""
-    if ndim < 2:
-      raise ValueError(f"indices must be (K, *batch_shape) with at least 2 axes, got {ndim}")
-    return NamedSharding(self.mesh, PartitionSpec(*([None] * (ndim - 1)), DATA_AXIS))
+  def batch_sharding(self, ndim: int, axis: int) -> NamedSharding:
+    """Sharding of an array with ``ndim`` axes whose examples axis ``axis`` is split over ``"data"``."""
+    if not 0 <= axis < ndim:
+      raise ValueError(f"batch axis {axis} out of range for an array with {ndim} axes")
+    return NamedSharding(self.mesh, PartitionSpec(*([None] * axis), DATA_AXIS))
 
   def check_batch(self, batch_shape: tuple[int, ...]) -> None:
     """Raises unless the examples per batch (last axis) divide by the device count."""
@@ -121,24 +120,45 @@ class DataParallel:
     """Replicates a pytree of host arrays (leading axis = examples) on every device."""
     return jax.tree.map(lambda a: _global_array(np.asarray(a), self.replicated), data)
 
-  def put_indices(self, indices: np.ndarray) -> jax.Array:
-    """Places ``(K, *batch_shape)`` indices sharded along the examples axis."""
-    indices = np.asarray(indices)
-    self.check_batch(indices.shape[1:])
-    return _global_array(indices, self.index_sharding(indices.ndim))
+  def put_feed(self, feed: Mapping[str, Any], batch_ndims: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """Places a chunk's feed sharded along each stream's examples axis.
+
+    Args:
+      feed: stream name -> a pytree whose leaves are ``(K, *batch_shape,
+        ...)``: host arrays, or device arrays already placed by this method.
+      batch_ndims: stream name -> ``len(batch_shape)``; default: every axis
+        after the first is a batch axis (the index arrays of resident streams).
+    """
+    out = {}
+    for name, part in feed.items():
+      def put(a, name=name):
+        nd = batch_ndims[name] if batch_ndims and name in batch_ndims else np.ndim(a) - 1
+        sharding = self.batch_sharding(np.ndim(a), nd)
+        self.check_batch(np.shape(a)[1 : 1 + nd])
+        if isinstance(a, jax.Array) and a.sharding == sharding:
+          return a
+        return _global_array(np.asarray(a), sharding)
+      out[name] = jax.tree.map(put, part)
+    return out
 
   def compile(
-      self, multi_step: Callable, *, donate: bool = True, compiler_options: dict[str, Any] | None = None
+      self,
+      multi_step: Callable,
+      *,
+      batch_ndims: Mapping[str, int] | None = None,
+      donate: bool = True,
+      compiler_options: dict[str, Any] | None = None,
   ) -> Callable:
-    """Wraps ``multi_step(state, data, indices)`` (from :func:`make_multi_step`) for the mesh.
+    """Wraps ``multi_step(state, data, feed)`` (from :func:`make_multi_step`) for the mesh.
 
-    The returned function takes host or device indices, checks the batch size,
-    places them sharded, and runs one program whose state and metrics come back
-    replicated, so chunk after chunk reuses the same compiled program. Pass it
-    to :func:`fit` in place of ``multi_step``. Its ``lower(state, data,
-    indices)`` lowers that program (to time compilation or read its cost).
-    ``compiler_options``: XLA options (default: those ``multi_step`` was made
-    with by :func:`make_multi_step`, else jaxgen's for the mesh's platform).
+    The returned function takes the feed as host arrays (or already placed),
+    checks the batch size, places it sharded (:meth:`put_feed` with
+    ``batch_ndims``), and runs one program whose state and metrics come back
+    replicated, so chunk after chunk reuses the same compiled program. Its
+    ``lower(state, data, feed)`` lowers that program (to time compilation or
+    read its cost). ``compiler_options``: XLA options (default: those
+    ``multi_step`` was made with by :func:`make_multi_step`, else jaxgen's for
+    the mesh's platform).
     """
     inner = getattr(multi_step, "__wrapped__", multi_step)
     if compiler_options is not None:
@@ -147,35 +167,17 @@ class DataParallel:
       options = getattr(inner, "compiler_options", None)
       if options is None:
         options = default_compiler_options(self.mesh.devices.flat[0].platform)
-    compiled: dict[int, Callable] = {}
+    # The outer jit fixes where the outputs live; the inputs arrive placed. It compiles the
+    # function under make_multi_step's jit (compiler options are only allowed on the
+    # outermost jit), or a user's function as it is.
+    jitted = jax.jit(inner, out_shardings=self.replicated, donate_argnums=(0,) if donate else (),
+                     compiler_options=options)
 
-    def jitted(ndim: int):
-      # The outer jit fixes where inputs and outputs live. It compiles the
-      # function under make_multi_step's jit (compiler options are only
-      # allowed on the outermost jit), or a user's function as it is.
-      if ndim not in compiled:
-        compiled[ndim] = jax.jit(
-            inner,
-            in_shardings=(self.replicated, self.replicated, self.index_sharding(ndim)),
-            out_shardings=self.replicated,
-            donate_argnums=(0,) if donate else (),
-            compiler_options=options,
-        )
-      return compiled[ndim]
+    def run(state, data, feed):
+      return jitted(state, data, self.put_feed(feed, batch_ndims))
 
-    def place(indices):
-      if isinstance(indices, jax.Array) and indices.sharding == self.index_sharding(indices.ndim):
-        self.check_batch(indices.shape[1:])
-        return indices
-      return self.put_indices(np.asarray(indices))
-
-    def run(state, data, indices):
-      indices = place(indices)
-      return jitted(indices.ndim)(state, data, indices)
-
-    def lower(state, data, indices):
-      indices = place(indices)
-      return jitted(indices.ndim).lower(state, data, indices)
+    def lower(state, data, feed):
+      return jitted.lower(state, data, self.put_feed(feed, batch_ndims))
 
     run.lower = lower
     return run

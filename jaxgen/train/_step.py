@@ -1,15 +1,13 @@
 """Pure train steps built from objectives, compiled with plain ``jax.jit``.
 
-A train step is a sequence of :class:`Update` s. Each update differentiates one
-objective with respect to one network's parameters and applies that network's
-optimizer; the other networks enter as constants. A VAE has one update; a GAN
-has a discriminator update (repeated k times, Algorithm 1 of Goodfellow et al.
-2014) followed by a generator update; CycleGAN-style models add more.
+A train step is a sequence of :class:`~jaxgen.objectives.Update` s. A VAE has
+one update; a GAN has a discriminator update (repeated k times, Algorithm 1 of
+Goodfellow et al. 2014) followed by a generator update; CycleGAN updates both
+generators jointly; StyleGAN adds lazy regularisers that run every k steps.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -18,7 +16,9 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from jaxgen.train._state import GraphDefs, TrainState
+from jaxgen.objectives import Context, Update
+from jaxgen.train._ema import EmaSchedule, as_schedule
+from jaxgen.train._state import GraphDefs, TrainState, update_ema
 
 # jaxgen's XLA options on CPU, each measured with benchmarks/step.py and in-process A/B runs of
 # the train steps (batch 128, 2 cores, K steps per dispatch) and tested to compute the same steps:
@@ -57,43 +57,22 @@ def compiler_options(platform: str | None = None, *, ynnpack_dots: bool = True) 
 _default_options = compiler_options  # make_multi_step's argument of the same name shadows it
 
 
-# objective(models, batch, key) -> (scalar loss to minimize, dict of scalar metrics)
-Objective = Callable[[dict[str, nnx.Module], Any, jax.Array], tuple[jax.Array, dict[str, jax.Array]]]
-
-
-@dataclasses.dataclass(frozen=True)
-class Update:
-  """One gradient update of one network.
-
-  Attributes:
-    network: the network whose parameters this update changes.
-    objective: ``objective(models, batch, key) -> (loss, metrics)`` with
-      ``models`` the dict of all networks as NNX modules. The loss is a scalar
-      mean over the batch; metrics are scalars to log.
-    repeats: how many times to apply the update in one step (k discriminator
-      steps per generator step).
-    split_batch: with ``repeats > 1``, whether the batch has a leading axis of
-      size ``repeats`` giving each repeat its own minibatch (Algorithm 1 draws a
-      fresh minibatch for each of the k discriminator steps).
-  """
-
-  network: str
-  objective: Objective
-  repeats: int = 1
-  split_batch: bool = False
-
-  def __post_init__(self):
-    if self.repeats < 1:
-      raise ValueError(f"Update.repeats must be >= 1, got {self.repeats}")
+def _all_finite(tree) -> jax.Array:
+  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
+  return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
 
 
 def _rest_of(models: Mapping[str, nnx.Module]) -> dict[str, nnx.State]:
   return {name: nnx.split(m, nnx.Param, ...)[2] for name, m in models.items()}
 
 
-def _all_finite(tree) -> jax.Array:
-  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
-  return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+def _split_outputs(out, update: Update):
+  if not isinstance(out, tuple) or len(out) not in (2, 3):
+    raise ValueError(
+        f"the objective of update '{update.name}' must return (loss, metrics) or (loss, metrics, new_aux), "
+        f"got {type(out).__name__}" + (f" of length {len(out)}" if isinstance(out, tuple) else "")
+    )
+  return (out[0], out[1], None, False) if len(out) == 2 else (out[0], out[1], out[2], True)
 
 
 def make_train_step(
@@ -101,13 +80,22 @@ def make_train_step(
     optimizers: Mapping[str, optax.GradientTransformation],
     updates: Sequence[Update],
     *,
-    ema_decay: float | None = None,
+    ema_decay: float | EmaSchedule | None = None,
     skip_nonfinite: bool = False,
 ) -> Callable[[TrainState, Any], tuple[TrainState, dict[str, jax.Array]]]:
   """Builds the pure function ``step(state, batch) -> (state, metrics)``.
 
   The function is not compiled: wrap it with :func:`jax.jit` (donating the
   state) or scan it with :func:`make_multi_step`.
+
+  Each update differentiates its objective with respect to the parameters of
+  its networks (jointly when it names several) and applies each network's own
+  optimizer; the other networks enter as constants. Every network's other
+  state (BatchNorm statistics) is taken from the forward passes of the
+  objective, and the auxiliary state from what the objective returns. An
+  update with ``every = k`` runs on the steps ``step % k == 0`` only (a
+  ``lax.cond``, so skipped steps cost nothing); on the other steps its metrics
+  are NaN and ``applied/<name>`` is 0, which the host loop reads.
 
   Randomness: the step's key is ``fold_in(state.key, state.step)``, split once
   per update and repeat, so the same step of a resumed run draws the same noise.
@@ -116,65 +104,87 @@ def make_train_step(
     graphdefs: from :func:`init_train_state`.
     optimizers: network name -> optax transformation (same as at init).
     updates: the updates, applied in order.
-    ema_decay: decay of the parameter EMA of the networks that keep one.
-    skip_nonfinite: when an update's loss or gradient is not finite, leave that
-      network's parameters and optimizer state unchanged (and count it in the
-      ``skipped/<network>`` metric) instead of applying it.
+    ema_decay: decay of the EMA of the networks that keep one: a float or a
+      schedule ``decay(step)`` (``jaxgen.train.ema_start``, ``ema_rampup``).
+    skip_nonfinite: when an update's loss or gradient is not finite, leave its
+      networks, their optimizer states and the auxiliary state unchanged (and
+      count it in ``skipped/<name>``) instead of applying it.
 
   Returns:
     The step function. Its metrics hold each objective's metrics, plus
-    ``loss/<network>`` and ``grad_norm/<network>`` of the last repeat.
+    ``loss/<name>`` and ``grad_norm/<name>`` (the norm over all the update's
+    networks) of the last repeat of every update.
   """
   for u in updates:
-    if u.network not in optimizers:
-      raise ValueError(f"update of '{u.network}' has no optimizer; optimizers: {sorted(optimizers)}")
+    for network in u.networks:
+      if network not in optimizers:
+        raise ValueError(f"update '{u.name}' moves '{network}', which has no optimizer; optimizers: {sorted(optimizers)}")
+  names = [u.name for u in updates]
+  if len(set(names)) != len(names):
+    raise ValueError(f"two updates share the name {sorted(n for n in names if names.count(n) > 1)[0]!r}: give them names")
   num_keys = sum(u.repeats for u in updates)
+  ema_schedule = as_schedule(ema_decay)
 
-  def apply_update(u: Update, params, rest, opt_state, batch, key):
-    def loss_fn(p):
+  def apply_update(u: Update, params, rest, opt_state, aux, ctx: Context):
+    def loss_fn(moved):
       models = {
-          name: nnx.merge(graphdefs[name], p if name == u.network else params[name], rest[name], copy=True)
+          name: nnx.merge(graphdefs[name], moved[name] if name in moved else params[name], rest[name], copy=True)
           for name in graphdefs
       }
-      loss, metrics = u.objective(models, batch, key)
-      return loss, (metrics, _rest_of(models))
+      loss, metrics, new_aux, has_aux = _split_outputs(u.objective(models, ctx), u)
+      return loss, (dict(metrics), _rest_of(models), new_aux if has_aux else aux)
 
-    (loss, (metrics, new_rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params[u.network])
-    delta, new_opt = optimizers[u.network].update(grads, opt_state[u.network], params[u.network])
-    new_params = optax.apply_updates(params[u.network], delta)
+    moved = {name: params[name] for name in u.networks}
+    (loss, (metrics, new_rest, new_aux)), grads = jax.value_and_grad(loss_fn, has_aux=True)(moved)
+    new_params, new_opt = dict(params), dict(opt_state)
+    for name in u.networks:
+      delta, new_opt[name] = optimizers[name].update(grads[name], opt_state[name], params[name])
+      new_params[name] = optax.apply_updates(params[name], delta)
     grad_norm = optax.tree.norm(grads)
-    metrics = dict(metrics)
-    metrics[f"loss/{u.network}"] = loss
-    metrics[f"grad_norm/{u.network}"] = grad_norm
+    metrics[f"loss/{u.name}"] = loss
+    metrics[f"grad_norm/{u.name}"] = grad_norm
     if skip_nonfinite:
-      ok = jnp.isfinite(loss) & jnp.isfinite(grad_norm) & _all_finite(new_params)
+      ok = jnp.isfinite(loss) & jnp.isfinite(grad_norm) & _all_finite({n: new_params[n] for n in u.networks})
       keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)
-      new_params = keep(new_params, params[u.network])
-      new_opt = keep(new_opt, opt_state[u.network])
-      new_rest = keep(new_rest, rest)
-      metrics[f"skipped/{u.network}"] = (~ok).astype(jnp.float32)
-    params = {**params, u.network: new_params}
-    opt_state = {**opt_state, u.network: new_opt}
-    return params, new_rest, opt_state, metrics
+      new_params, new_opt, new_rest, new_aux = keep(
+          (new_params, new_opt, new_rest, new_aux), (params, opt_state, rest, aux))
+      metrics[f"skipped/{u.name}"] = (~ok).astype(jnp.float32)
+    return new_params, new_rest, new_opt, new_aux, metrics
+
+  def lazy_update(u: Update, params, rest, opt_state, aux, ctx: Context):
+    """``apply_update`` on the steps ``step % every == 0``; elsewhere the state as it was."""
+    operands = (params, rest, opt_state, aux, ctx)
+    run = lambda ops: apply_update(u, *ops)
+    shapes = jax.eval_shape(run, operands)[-1]
+
+    def skip(ops):
+      nan = {k: jnp.full(v.shape, jnp.nan, v.dtype) for k, v in shapes.items()}
+      if skip_nonfinite:
+        nan[f"skipped/{u.name}"] = jnp.zeros((), jnp.float32)
+      return (*ops[:4], nan)
+
+    *new, metrics = jax.lax.cond(ctx.step % u.every == 0, run, skip, operands)
+    metrics[f"applied/{u.name}"] = (ctx.step % u.every == 0).astype(jnp.float32)
+    return (*new, metrics)
 
   def step(state: TrainState, batch) -> tuple[TrainState, dict[str, jax.Array]]:
     keys = jax.random.split(jax.random.fold_in(state.key, state.step), num_keys)
-    params, rest, opt_state = dict(state.params), dict(state.rest), dict(state.opt_state)
+    params, rest, opt_state, aux = dict(state.params), dict(state.rest), dict(state.opt_state), state.aux
     metrics: dict[str, jax.Array] = {}
     k = 0
     for u in updates:
       for r in range(u.repeats):
         sub_batch = jax.tree.map(lambda a: a[r], batch) if u.split_batch else batch
-        params, rest, opt_state, m = apply_update(u, params, rest, opt_state, sub_batch, keys[k])
+        ctx = Context(step=state.step, key=keys[k], batch=sub_batch, aux=aux, every=u.every)
+        apply = apply_update if u.every == 1 else lazy_update
+        params, rest, opt_state, aux, m = apply(u, params, rest, opt_state, aux, ctx)
         metrics.update(m)
         k += 1
     ema = state.ema
-    if ema_decay is not None and ema:
-      ema = {
-          name: jax.tree.map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p, avg, params[name])
-          for name, avg in ema.items()
-      }
-    new_state = state.replace(step=state.step + 1, params=params, rest=rest, opt_state=opt_state, ema=ema)
+    if ema_schedule is not None and ema:
+      ema = update_ema(ema, params, rest, ema_schedule(state.step))
+    new_state = state.replace(
+        step=state.step + 1, params=params, rest=rest, opt_state=opt_state, ema=ema, aux=aux)
     return new_state, metrics
 
   return step
@@ -183,12 +193,15 @@ def make_train_step(
 def make_multi_step(
     step_fn, *, donate: bool = True, unroll: bool = False, compiler_options: Mapping[str, Any] | None = None
 ):
-  """Compiles K steps into one dispatch: ``run(state, data, indices)``.
+  """Compiles K steps into one dispatch: ``run(state, data, feed)``.
 
-  ``data`` is a pytree of arrays resident on the device (the whole training
-  set); ``indices`` is an int array ``(K, *batch_shape)`` of example indices,
-  one row per step. The batches are gathered on the device inside one
-  ``jax.lax.scan``, so no Python runs between the K steps.
+  ``data`` maps the streams that live on the device to their pytree of arrays
+  (the whole training set of that stream); ``feed`` maps every stream to the
+  K steps' share of it: for a stream in ``data``, an int array
+  ``(K, *batch_shape)`` of example indices, gathered on the device inside the
+  program; for a stream streamed from the host, its batches themselves,
+  leaves ``(K, *batch_shape, ...)``. One ``jax.lax.scan`` runs the K steps, so
+  no Python runs between them.
 
   ``unroll=True`` unrolls the K steps into straight-line code. XLA's CPU
   backend runs convolutions inside a loop body several times slower than
@@ -204,17 +217,20 @@ def make_multi_step(
     over the K steps.
   """
 
-  def run(state, data, indices):
-    def body(state, idx):
-      batch = jax.tree.map(lambda a: a[idx], data)
+  def run(state, data, feed):
+    def body(state, fed):
+      batch = {
+          name: jax.tree.map(lambda a, idx=part: a[idx], data[name]) if name in data else part
+          for name, part in fed.items()
+      }
       return step_fn(state, batch)
 
     if not unroll:
-      return jax.lax.scan(body, state, indices)
+      return jax.lax.scan(body, state, feed)
     # Straight-line code by hand: lax.scan(unroll=True) still emits a loop when K == 1.
     outputs = []
-    for i in range(indices.shape[0]):
-      state, metrics = body(state, indices[i])
+    for i in range(jax.tree.leaves(feed)[0].shape[0]):
+      state, metrics = body(state, jax.tree.map(lambda a: a[i], feed))
       outputs.append(metrics)
     return state, jax.tree.map(lambda *m: jnp.stack(m), *outputs)
 

@@ -1,7 +1,8 @@
-"""GAN training as train updates: k discriminator steps, then one generator step.
+"""GAN training as updates: k discriminator steps, then one generator step.
 
 :func:`gan_updates` turns a loss name into the list of :class:`Update` s of
-Algorithm 1 of Goodfellow et al. (2014), to pass to :func:`make_train_step`.
+Algorithm 1 of Goodfellow et al. (2014), to pass to ``jaxgen.train``; the zoo's
+families build on it.
 
 Model interface (shared by every GAN family in jaxgen):
 
@@ -14,9 +15,9 @@ Model interface (shared by every GAN family in jaxgen):
   input (it reshapes its input itself). ``key`` drives dropout when ``train``;
   it is ``None`` in evaluation.
 
-Batches: the real data is a dict ``{"x": array}`` with ``x`` of shape
-``(B, ...)``, or ``(k, B, ...)`` when the k discriminator steps each draw their
-own minibatch (``split_batch``; the train loop's ``batch_shape=(k, B)``).
+Batches: the real data is the stream ``"x"`` (``data={"x": images}``), of
+shape ``(B, ...)``, or ``(k, B, ...)`` when the k discriminator steps each draw
+their own minibatch (``split_batch``; the train loop's ``batch_shape=(k, B)``).
 
 Both networks run in train mode in both updates (dropout in D, batch
 statistics in G and D), as in the reference implementations; D sees the real
@@ -25,8 +26,7 @@ and the generated batch in separate calls, so a BatchNorm in D never mixes them.
 Metrics of a step: ``d_loss`` (mean discriminator loss), ``d_real`` (mean D(x)),
 ``d_fake`` (mean D(G(z)) seen by the last discriminator step), ``g_loss``
 (mean generator loss). The generator's EMA is kept by the train step
-(``init_train_state(..., ema_networks=("generator",))`` and
-``make_train_step(..., ema_decay=...)``).
+(``run_training(..., ema_networks=("generator",), ema_decay=...)``).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgen import losses
-from jaxgen.train._step import Update
+from jaxgen.objectives._core import Context, Update
 
 # name -> (discriminator loss(real_logits, fake_logits), generator loss(fake_logits)), per example.
 GAN_LOSSES: dict[str, tuple[Callable, Callable]] = {
@@ -58,7 +58,7 @@ def _real_batch(batch, split: bool) -> tuple[jax.Array, int]:
     raise ValueError(
         f"a GAN batch must be a dict with key 'x' (the real examples), got {type(batch).__name__}"
         + (f" with keys {sorted(batch)}" if isinstance(batch, dict) else "")
-        + ": pass data={'x': array} to the train loop."
+        + ": pass data={'x': images} to the train loop."
     )
   x = batch["x"]
   return x, x.shape[1] if split else x.shape[0]
@@ -94,8 +94,7 @@ def gan_updates(
     sample_latent: ``sample_latent(key, num) -> z``, replacing N(0, I).
 
   Returns:
-    ``[discriminator update (repeats=k), generator update]`` for
-    :func:`make_train_step`.
+    ``[discriminator update (repeats=k), generator update]``.
 
   Example:
     >>> updates = gan_updates(loss="minimax", k=1, latent_dim=100)
@@ -120,9 +119,9 @@ def gan_updates(
   split = k > 1 if split_batch is None else bool(split_batch)
   d_loss_fn, g_loss_fn = GAN_LOSSES[loss]
 
-  def discriminator_objective(models, batch, key):
-    x, num = _real_batch(batch, split=False)  # the train step has already taken this repeat's minibatch
-    z_key, real_key, fake_key = jax.random.split(key, 3)
+  def discriminator_objective(models, ctx: Context):
+    x, num = _real_batch(ctx.batch, split=False)  # the train step has already taken this repeat's minibatch
+    z_key, real_key, fake_key = jax.random.split(ctx.key, 3)
     # G is a constant here (only D's parameters are differentiated).
     fake = jax.lax.stop_gradient(models[generator](sample_latent(z_key, num), train=True))
     real_logits = models[discriminator](x, train=True, key=real_key)
@@ -135,9 +134,9 @@ def gan_updates(
     }
     return d_loss, metrics
 
-  def generator_objective(models, batch, key):
-    _, num = _real_batch(batch, split=split)
-    z_key, d_key = jax.random.split(key)
+  def generator_objective(models, ctx: Context):
+    _, num = _real_batch(ctx.batch, split=split)
+    z_key, d_key = jax.random.split(ctx.key)
     fake = models[generator](sample_latent(z_key, num), train=True)
     g_loss = jnp.mean(g_loss_fn(models[discriminator](fake, train=True, key=d_key)))
     return g_loss, {"g_loss": g_loss}

@@ -5,14 +5,14 @@ renamed when complete, so a killed save never leaves a half checkpoint) holding
 separate items, so that sampling can restore the networks without the
 optimizer:
 
-* ``params``, ``rest``, ``opt_state``, ``ema``: the state's pytrees as nested
-  dicts with string keys (NNX ``State`` and optax states flattened by path;
-  empty parts are not written);
-* ``meta``: the step and the raw data of the PRNG key (orbax cannot store
-  typed keys: ``jax.random.key_data`` on save, ``jax.random.wrap_key_data`` on
-  restore);
-* ``info``: JSON with the step, the data-order seed and the key
-  implementation.
+* ``params``, ``rest``, ``opt_state``, ``ema``, ``aux``: the state's pytrees
+  as nested dicts with string keys (NNX ``State``, optax states and the
+  auxiliary pytree flattened by path, one rule for all of them; empty parts
+  are not written);
+* ``key``: the run's typed PRNG key, through orbax's own handler for JAX keys;
+* ``meta``: the step;
+* ``info``: JSON with the step, the data-order seed, the key implementation
+  and which networks keep an EMA.
 
 Restoring needs a template state of the same structure (a freshly
 initialized one): the template gives the tree structure, shapes, dtypes and
@@ -33,11 +33,21 @@ import orbax.checkpoint as ocp
 
 from jaxgen.train._state import TrainState
 
-_TREE_ITEMS = ("params", "rest", "opt_state", "ema")
+_TREE_ITEMS = ("params", "rest", "opt_state", "ema", "aux")
 
 # orbax reports every save and restore at INFO through absl logging.
 for _name in ("absl", "orbax", "orbax.checkpoint"):
   logging.getLogger(_name).setLevel(logging.WARNING)
+
+
+class _QuietKeyHandler(logging.Filter):
+  """Drops the warning orbax's JAX-key handler logs at every save of a single-process run."""
+
+  def filter(self, record):
+    return "Skipping merge of OCDBT checkpoints" not in record.getMessage()
+
+
+logging.getLogger("absl").addFilter(_QuietKeyHandler())
 
 
 class CheckpointNotFoundError(FileNotFoundError):
@@ -98,7 +108,7 @@ def _nested_items(state: TrainState) -> dict[str, dict[str, Any]]:
 
 
 def _meta(state: TrainState) -> dict[str, jax.Array]:
-  return {"step": jnp.asarray(state.step), "key_data": jax.random.key_data(state.key)}
+  return {"step": jnp.asarray(state.step)}
 
 
 class CheckpointManager:
@@ -141,6 +151,7 @@ class CheckpointManager:
       return step
     items = {name: ocp.args.StandardSave(tree) for name, tree in _nested_items(state).items()}
     items["meta"] = ocp.args.StandardSave(_meta(state))
+    items["key"] = ocp.args.JaxRandomKeySave(state.key)
     info = {
         "step": step,
         "data_seed": None if data_seed is None else int(data_seed),
@@ -178,6 +189,7 @@ class CheckpointManager:
     nested = _nested_items(template)
     args = {name: ocp.args.StandardRestore(_abstract(tree)) for name, tree in nested.items()}
     args["meta"] = ocp.args.StandardRestore(_abstract(_meta(template)))
+    args["key"] = ocp.args.JaxRandomKeyRestore(template.key)
     try:
       restored = self._manager.restore(step, args=ocp.args.Composite(**args))
     except (KeyError, ValueError) as e:
@@ -187,7 +199,12 @@ class CheckpointManager:
           "use the config the run was started with, or a new workdir."
       ) from e
     parts = {name: _from_nested(getattr(template, name), restored[name]) for name in nested}
-    key = jax.random.wrap_key_data(restored["meta"]["key_data"], impl=jax.random.key_impl(template.key))
+    key = restored["key"]
+    if jax.random.key_impl(key) != jax.random.key_impl(template.key):
+      raise ValueError(
+          f"checkpoint {step} in {self.directory} holds a {jax.random.key_impl(key)} key, the run uses "
+          f"{jax.random.key_impl(template.key)}: resume with the PRNG implementation the run started with"
+      )
     return template.replace(step=jnp.asarray(restored["meta"]["step"], template.step.dtype), key=key, **parts)
 
   def restore_items(self, templates: dict[str, Any], *, step: int | None = None) -> dict[str, Any]:
@@ -219,22 +236,6 @@ class CheckpointManager:
 
   def __exit__(self, *exc):
     self.close()
-
-
-def save_checkpoint(
-    directory: str | os.PathLike, state: TrainState, *, data_seed: int | None = None, keep: int | None = 3
-) -> int:
-  """Saves ``state`` to ``directory/<step>`` (keeping the last ``keep``); returns the step."""
-  with CheckpointManager(directory, max_to_keep=keep) as mngr:
-    return mngr.save(state, data_seed=data_seed)
-
-
-def restore_checkpoint(
-    directory: str | os.PathLike, template: TrainState, *, step: int | None = None
-) -> TrainState:
-  """Restores the checkpoint ``step`` (default: latest) of ``directory`` into ``template``'s structure."""
-  with CheckpointManager(directory, max_to_keep=None, create=False) as mngr:
-    return mngr.restore(template, step=step)
 
 
 def latest_step(directory: str | os.PathLike) -> int | None:

@@ -1,7 +1,8 @@
 """Training objectives of the autoencoder and the VAEs, for ``jaxgen.train.Update``.
 
-Each factory returns ``objective(models, batch, key) -> (loss, metrics)`` with
-``batch = {"image": (B, H, W, C)}`` and every random draw taken from ``key``.
+Each factory returns ``objective(models, ctx) -> (loss, metrics)`` with
+``ctx.batch = {"image": (B, H, W, C)}`` and every random draw taken from
+``ctx.key``.
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ import jax
 import jax.numpy as jnp
 
 from jaxgen import random as jgrandom
-from jaxgen.losses import elbo, gaussian_kl
-from jaxgen.models.autoencoder import reconstruction_loss
-
-BINARIZATIONS = ("none", "static", "dynamic")
+from jaxgen.data import BINARIZATIONS
+from jaxgen.losses import elbo, gaussian_kl, reconstruction_loss
+from jaxgen.objectives._core import Context
 
 
 def negative_elbo_objective(*, beta: float = 1.0, binarize: str = "none", network: str = "vae"):
@@ -37,10 +37,10 @@ def negative_elbo_objective(*, beta: float = 1.0, binarize: str = "none", networ
   if binarize not in BINARIZATIONS:
     raise ValueError(f"binarize must be one of {BINARIZATIONS}, got {binarize!r}.")
 
-  def objective(models, batch, key):
+  def objective(models, ctx: Context):
     model = models[network]
-    x = batch["image"]
-    key_bin, key_z = jax.random.split(key)
+    x = ctx.batch["image"]
+    key_bin, key_z = jax.random.split(ctx.key)
     if binarize == "dynamic":
       x = jgrandom.bernoulli_binarize(key_bin, x)
     mean, logvar = model.encode(x)
@@ -67,10 +67,9 @@ def autoencoder_objective(*, loss: str = "mse", network: str = "autoencoder"):
   """
   reconstruction_loss(jnp.zeros((1, 1, 1, 1)), jnp.zeros((1, 1, 1, 1)), loss)  # Fail now on a bad name.
 
-  def objective(models, batch, key):
-    del key  # Deterministic.
+  def objective(models, ctx: Context):
     model = models[network]
-    x = batch["image"]
+    x = ctx.batch["image"]
     value = jnp.mean(reconstruction_loss(x, model.decode_logits(model.encode(x)), loss))
     return value, {"recon": value}
 

@@ -1,0 +1,29 @@
+"""Training objectives of every family, and the contract they share with ``jaxgen.train``.
+
+An objective is ``objective(models, ctx) -> (loss, metrics[, new_aux])``
+(:class:`Context`); an :class:`Update` says which networks it moves, how often
+and how many times per step. A family is a set of networks (``jaxgen.models``)
+plus a function returning its list of updates.
+"""
+
+from jaxgen.objectives._core import Context
+from jaxgen.objectives._core import Objective
+from jaxgen.objectives._core import Update
+from jaxgen.objectives._gan import GAN_LOSSES
+from jaxgen.objectives._gan import gan_updates
+from jaxgen.objectives._pool import image_pool_init
+from jaxgen.objectives._pool import image_pool_query
+from jaxgen.objectives._vae import autoencoder_objective
+from jaxgen.objectives._vae import negative_elbo_objective
+
+__all__ = [
+    "GAN_LOSSES",
+    "Context",
+    "Objective",
+    "Update",
+    "autoencoder_objective",
+    "gan_updates",
+    "image_pool_init",
+    "image_pool_query",
+    "negative_elbo_objective",
+]
