@@ -146,11 +146,11 @@ def _updates(name: str):
   from jaxgen import train
 
   if name == "ae":
-    from jaxgen.models.vae_objectives import autoencoder_objective
+    from jaxgen.objectives import autoencoder_objective
 
     return [train.Update("autoencoder", autoencoder_objective(loss="mse"))]
   if name in ("vae", "conv_vae"):
-    from jaxgen.models.vae_objectives import negative_elbo_objective
+    from jaxgen.objectives import negative_elbo_objective
 
     return [train.Update("vae", negative_elbo_objective())]
   # Every GAN: one discriminator update, then one generator update, non-saturating loss.

@@ -80,13 +80,15 @@ class JaxChunks:
     )
     self.state = dp.put_state(setup.state)
     self.data = dp.put_data(setup.data)
-    self.num_examples = next(iter(setup.data.values())).shape[0]
+    # Every case trains on one data stream.
+    (self.stream, data), = setup.data.items()
+    self.num_examples = data.shape[0]
     self._next_step = 0
 
-  def indices(self, k: int) -> jax.Array:
+  def indices(self, k: int) -> dict[str, jax.Array]:
     idx = train.batch_indices(0, self._next_step, k, self.num_examples, (self.batch_size,))
     self._next_step += k
-    return self.dp.put_indices(idx)
+    return self.dp.put_feed({self.stream: idx})
 
   def compile(self, k: int) -> tuple[Callable, dict[str, float]]:
     """AOT-compiles the K-step chunk; returns it and its trace and compile seconds."""

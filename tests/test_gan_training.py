@@ -103,7 +103,7 @@ def test_k_discriminator_steps_with_split_batch_and_batchnorm_stats():
   multi = train.make_multi_step(train.make_train_step(graphdefs, optimizers, updates, ema_decay=0.9))
   data = {"x": jnp.asarray(np.random.default_rng(2).normal(size=(600, 2)), jnp.float32)}
   idx = train.batch_indices(0, 0, 4, 600, (3, 16))
-  new_state, metrics = multi(jax.tree.map(jnp.copy, state), data, jnp.asarray(idx))
+  new_state, metrics = multi(jax.tree.map(jnp.copy, state), data, {"x": jnp.asarray(idx)})
   chex.assert_shape(metrics["d_loss"], (4,))
   assert np.all(np.isfinite(np.asarray(metrics["g_loss"])))
   # The generator's BatchNorm running mean was updated by the train-mode calls.

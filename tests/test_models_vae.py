@@ -12,7 +12,7 @@ import pytest
 from flax import nnx
 
 from jaxgen import train
-from jaxgen.models import vae_objectives
+from jaxgen import objectives as vae_objectives
 from jaxgen.models._registry import build_models, get_model_spec
 from jaxgen.models.autoencoder import Autoencoder, AutoencoderConfig, reconstruction_loss
 from jaxgen.models.conv_vae import ConvVAE, ConvVAEConfig
@@ -126,6 +126,10 @@ def test_registry_rebuilds_from_a_saved_config(name, network):
     assert images.min() >= 0.0 and images.max() <= 1.0
 
 
+def _ctx(batch, key):
+  return vae_objectives.Context(step=jnp.int32(0), key=key, batch=batch, aux=None)
+
+
 def _train(models, network, objective, batch, steps, lr=1e-2):
   optimizers = {network: optax.adam(lr)}
   graphdefs, state = train.init_train_state(models, optimizers, jax.random.key(0))
@@ -144,12 +148,12 @@ def test_training_steps_change_parameters_and_lower_the_negative_elbo(make):
   batch = {"image": x}
   objective = vae_objectives.negative_elbo_objective()
   key = jax.random.key(42)
-  start, _ = objective({"vae": make((8, 8, 1))}, batch, key)
+  start, _ = objective({"vae": make((8, 8, 1))}, _ctx(batch, key))
   before, state, graphdefs, _ = _train({"vae": make((8, 8, 1))}, "vae", objective, batch, steps=15)
   after = jax.tree.map(np.asarray, state.params["vae"])
   changed = jax.tree.leaves(jax.tree.map(lambda a, b: not np.array_equal(a, b), before, after))
   assert all(changed)
-  end, _ = objective(train.merge_models(graphdefs, state), batch, key)  # same key: same noise
+  end, _ = objective(train.merge_models(graphdefs, state), _ctx(batch, key))  # same key: same noise
   assert float(end) < float(start) - 5.0
 
 
@@ -166,13 +170,13 @@ def test_autoencoder_training_lowers_the_loss():
 def test_objective_metrics_add_up():
   model = tiny_vae((8, 8, 1))
   x = jax.random.bernoulli(jax.random.key(0), 0.3, (4, 8, 8, 1)).astype(jnp.float32)
-  loss, m = vae_objectives.negative_elbo_objective(beta=0.5)({"vae": model}, {"image": x}, jax.random.key(1))
+  loss, m = vae_objectives.negative_elbo_objective(beta=0.5)({"vae": model}, _ctx({"image": x}, jax.random.key(1)))
   np.testing.assert_allclose(m["neg_elbo"], m["recon"] + m["kl"], rtol=1e-6)
   np.testing.assert_allclose(loss, m["recon"] + 0.5 * m["kl"], rtol=1e-6)
   assert m["kl"] > 0.0
   # Dynamic binarization leaves binary images as they are.
   loss_dyn, _ = vae_objectives.negative_elbo_objective(beta=0.5, binarize="dynamic")(
-      {"vae": model}, {"image": x}, jax.random.key(1))
+      {"vae": model}, _ctx({"image": x}, jax.random.key(1)))
   np.testing.assert_allclose(loss_dyn, loss, rtol=1e-6)
 
 

@@ -17,7 +17,6 @@ import optax
 import pytest
 from flax import nnx
 
-from jaxgen import checkpoint
 from jaxgen import train
 
 _DATA = {"x": np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)}
@@ -46,10 +45,10 @@ class _Net(nnx.Module):
     return y[:, 0] if y.shape[-1] == 1 else y
 
 
-def _vae_objective(models, batch, key):
-  x = batch["x"]
+def _vae_objective(models, ctx):
+  x = ctx.batch["x"]
   # Noise from the step key, as the reparameterization trick draws it.
-  y = models["net"](x + 0.1 * jax.random.normal(key, x.shape), train=True)
+  y = models["net"](x + 0.1 * jax.random.normal(ctx.key, x.shape), train=True)
   loss = jnp.mean((y - x) ** 2)
   return loss, {"mse": loss}
 
@@ -76,7 +75,7 @@ def gan_run(workdir, num_steps, *, hooks=(), **kwargs):
 
 def _assert_states_equal(a, b):
   assert jax.tree.structure(a) == jax.tree.structure(b)
-  jax.tree.map(np.testing.assert_array_equal, checkpoint.host_copy(a), checkpoint.host_copy(b))
+  jax.tree.map(np.testing.assert_array_equal, train.host_copy(a), train.host_copy(b))
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +94,7 @@ def test_vae_resumed_equals_uninterrupted(tmp_path, vae_uninterrupted):
   # period (4). The interrupted run dispatches one step at a time (one compilation per run):
   # how the steps are chunked must not change the result either.
   vae_run(tmp_path / "cut", 7, steps_per_call=1)
-  assert checkpoint.checkpoint_steps(tmp_path / "cut" / "checkpoints") == [4, 7]
+  assert train.checkpoint_steps(tmp_path / "cut" / "checkpoints") == [4, 7]
   _, resumed = vae_run(tmp_path / "cut", 12, steps_per_call=1)
   _assert_states_equal(full, resumed)
   assert int(resumed.step) == 12 and int(resumed.rest["net"]["count"][...]) == 12
@@ -108,11 +107,11 @@ def test_vae_resumed_equals_uninterrupted(tmp_path, vae_uninterrupted):
 
 def test_gan_resumed_equals_uninterrupted(tmp_path, gan_uninterrupted):
   gan_run(tmp_path, 5, steps_per_call=1)
-  assert checkpoint.checkpoint_steps(tmp_path / "checkpoints") == [4, 5]
+  assert train.checkpoint_steps(tmp_path / "checkpoints") == [4, 5]
   _, resumed = gan_run(tmp_path, 12, steps_per_call=1)
   _assert_states_equal(gan_uninterrupted, resumed)
   # The EMA moved away from the parameters, so the test compares something the EMA update produced.
-  g, e = gan_uninterrupted.params["generator"], gan_uninterrupted.ema["generator"]
+  g, e = gan_uninterrupted.params["generator"], gan_uninterrupted.ema["generator"]["params"]
   assert not np.array_equal(np.asarray(g["out"]["kernel"][...]), np.asarray(e["out"]["kernel"][...]))
 
 
@@ -139,7 +138,7 @@ def test_signal_saves_and_resume_is_exact(tmp_path, vae_uninterrupted, sig):
   assert "not stopped" not in proc.stdout
   assert f"{sig}: stopped at step 8 of 12" in proc.stderr and "same workdir to resume" in proc.stderr
   # checkpoint_every=100: the only checkpoint is the one the signal made.
-  assert checkpoint.checkpoint_steps(tmp_path / "checkpoints") == [8]
+  assert train.checkpoint_steps(tmp_path / "checkpoints") == [8]
   _, resumed = vae_run(tmp_path, 12, checkpoint_every=100)
   _assert_states_equal(vae_uninterrupted, resumed)
 
@@ -154,7 +153,7 @@ def test_interrupt_raised_in_process_is_a_clean_exit(tmp_path):
   with pytest.raises(train.TrainingInterrupted, match="SIGINT: stopped at step 4 of 8") as info:
     vae_run(tmp_path, 8, hooks=[send], checkpoint_every=100)
   assert info.value.code == 128 + signal.SIGINT
-  assert checkpoint.checkpoint_steps(tmp_path / "checkpoints") == [4]
+  assert train.checkpoint_steps(tmp_path / "checkpoints") == [4]
   # The handlers were restored: the test process would otherwise keep the run's handler.
   assert signal.getsignal(signal.SIGINT) is before
 
@@ -163,9 +162,10 @@ def test_nonfinite_stops_and_keeps_last_good_checkpoint(tmp_path):
   # The 7th train call (step 6) breaks; chunks of 2, checkpoints every 2 steps.
   with pytest.raises(train.NonFiniteError, match=r"non-finite loss/net at step 6.*Last good checkpoint: step 6"):
     vae_run(tmp_path, 10, nan_after=6, steps_per_call=2, checkpoint_every=2)
-  assert checkpoint.checkpoint_steps(tmp_path / "checkpoints")[-1] == 6
+  assert train.checkpoint_steps(tmp_path / "checkpoints")[-1] == 6
   _, template = train.init_train_state({"net": _Net(4, 4, rngs=nnx.Rngs(5))}, {"net": optax.adam(1e-2)}, jax.random.key(0))
-  kept = checkpoint.restore_checkpoint(tmp_path / "checkpoints", template)
+  with train.CheckpointManager(tmp_path / "checkpoints", create=False) as mngr:
+    kept = mngr.restore(template)
   assert int(kept.step) == 6
   assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(kept.params))
 

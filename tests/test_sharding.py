@@ -28,9 +28,10 @@ class _MLP(nnx.Module):
     return self.fc2(jax.nn.relu(self.bn(self.fc1(x), use_running_average=not train)))
 
 
-def _objective(models, batch, key):
+def _objective(models, ctx):
+  batch = ctx.batch["xy"]
   # Noise from the key so the test also checks that randomness is the same on the mesh.
-  noise = 0.01 * jax.random.normal(key, batch["x"].shape)
+  noise = 0.01 * jax.random.normal(ctx.key, batch["x"].shape)
   pred = models["net"](batch["x"] + noise, train=True)[:, 0]
   loss = jnp.mean((pred - batch["y"]) ** 2)
   return loss, {"mse": loss}
@@ -42,8 +43,8 @@ def _setup():
   graphdefs, state = train.init_train_state(models, optimizers, jax.random.key(1))
   step = train.make_train_step(graphdefs, optimizers, [train.Update("net", _objective)])
   rng = np.random.default_rng(0)
-  data = {"x": rng.normal(size=(64, 6)).astype(np.float32), "y": rng.normal(size=(64,)).astype(np.float32)}
-  indices = train.batch_indices(0, 0, STEPS, 64, (BATCH,))
+  data = {"xy": {"x": rng.normal(size=(64, 6)).astype(np.float32), "y": rng.normal(size=(64,)).astype(np.float32)}}
+  indices = {"xy": train.batch_indices(0, 0, STEPS, 64, (BATCH,))}
   return step, state, data, indices
 
 
@@ -57,12 +58,17 @@ def test_data_mesh_is_all_local_devices():
 def test_sharded_multi_step_equals_single_device(num_devices):
   step, state, data, indices = _setup()
   want_state, want_metrics = train.make_multi_step(step, donate=False)(
-      state, jax.tree.map(jnp.asarray, data), jnp.asarray(indices)
+      state, jax.tree.map(jnp.asarray, data), jax.tree.map(jnp.asarray, indices)
   )
 
   dp = train.DataParallel(train.data_mesh(jax.devices()[:num_devices]))
   multi = dp.compile(train.make_multi_step(step))
   got_state, got_metrics = multi(dp.put_state(state), dp.put_data(data), indices)
+  # The batch really is split: each device holds BATCH / num_devices of every step's indices.
+  placed = dp.put_feed(indices)["xy"]
+  assert placed.sharding.spec == jax.sharding.PartitionSpec(None, "data")
+  assert {s.data.shape for s in placed.addressable_shards} == {(STEPS, BATCH // num_devices)}
+  assert len(placed.addressable_shards) == num_devices
 
   # The batch really was split: the state and metrics come back replicated on the mesh.
   for leaf in jax.tree.leaves(got_state.params):
@@ -86,15 +92,12 @@ def test_fit_runs_on_the_mesh_and_reuses_one_program():
     return step(state, batch)
 
   multi = dp.compile(train.make_multi_step(counted_step))
-  got = train.fit(
-      multi, dp.put_state(state), dp.put_data(data), num_steps=6, batch_shape=(BATCH,),
-      data_seed=0, steps_per_call=3, progress=False,
-  )
+  streams = train.Streams(data, batch_shape=(BATCH,), data_seed=0, num_steps=6)
+  got = train.fit(multi, dp.put_state(state), dp.put_data(data), streams, num_steps=6, steps_per_call=3,
+                  progress=False)
   _, state, _, _ = _setup()  # the first state's buffers were donated
-  want = train.fit(
-      train.make_multi_step(step), state, jax.tree.map(jnp.asarray, data), num_steps=6,
-      batch_shape=(BATCH,), data_seed=0, steps_per_call=3, progress=False,
-  )
+  want = train.fit(train.make_multi_step(step), state, jax.tree.map(jnp.asarray, data), streams, num_steps=6,
+                   steps_per_call=3, progress=False)
   assert int(got.step) == 6
   assert len(traces) == 1, "the second chunk recompiled: the state did not come back replicated"
   chex.assert_trees_all_close(got.params, want.params, rtol=1e-5, atol=1e-6)
@@ -104,7 +107,7 @@ def test_batch_not_divisible_by_devices_raises():
   step, state, data, _ = _setup()
   dp = train.DataParallel(train.data_mesh())
   multi = dp.compile(train.make_multi_step(step))
-  indices = train.batch_indices(0, 0, 2, 64, (12,))
+  indices = {"xy": train.batch_indices(0, 0, 2, 64, (12,))}
   with pytest.raises(ValueError, match="batch size 12 is not divisible by the 8 devices"):
     multi(dp.put_state(state), dp.put_data(data), indices)
 

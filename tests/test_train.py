@@ -26,8 +26,9 @@ def _regression_setup(seed=0, lr=0.05):
   opts = {"net": optax.sgd(lr)}
   graphdefs, state = train.init_train_state(models, opts, jax.random.key(seed), ema_networks=("net",))
 
-  def objective(models, batch, key):
-    noise = 0.01 * jax.random.normal(key, batch["y"].shape)
+  def objective(models, ctx):
+    batch = ctx.batch["xy"]
+    noise = 0.01 * jax.random.normal(ctx.key, batch["y"].shape)
     pred = models["net"](batch["x"], use_running_average=False)
     loss = jnp.mean((pred - batch["y"] - noise) ** 2)
     return loss, {"mse": loss}
@@ -35,7 +36,8 @@ def _regression_setup(seed=0, lr=0.05):
   step = train.make_train_step(graphdefs, opts, [train.Update("net", objective)], ema_decay=0.9)
   rng = np.random.default_rng(0)
   x = rng.normal(size=(64, 3)).astype(np.float32)
-  data = {"x": x, "y": (x @ np.array([[1.0], [-2.0], [0.5]], np.float32))}
+  # One stream: inputs and targets share one order.
+  data = {"xy": {"x": x, "y": (x @ np.array([[1.0], [-2.0], [0.5]], np.float32))}}
   return graphdefs, state, step, data
 
 
@@ -55,8 +57,14 @@ def test_step_lowers_loss_and_updates_everything():
     assert any(jax.tree.leaves(moved)), part
   # The EMA lags the parameters.
   kernel = state.params["net"]["linear"]["kernel"][...]
-  ema_kernel = state.ema["net"]["linear"]["kernel"][...]
+  ema_kernel = state.ema["net"]["params"]["linear"]["kernel"][...]
   assert not np.allclose(kernel, ema_kernel)
+  # The EMA network's BatchNorm statistics are averages too: neither the live ones nor the initial ones.
+  live, avg = state.rest["net"]["bn"]["mean"][...], state.ema["net"]["rest"]["bn"]["mean"][...]
+  assert not np.allclose(live, avg) and not np.allclose(avg, before.rest["net"]["bn"]["mean"][...])
+  ema_model = train.merge_models(graphdefs, state, use_ema=True)["net"]
+  np.testing.assert_array_equal(ema_model.bn.mean[...], avg)
+  np.testing.assert_array_equal(ema_model.linear.kernel[...], ema_kernel)
 
 
 def test_multi_step_scan_equals_repeated_steps():
@@ -67,7 +75,7 @@ def test_multi_step_scan_equals_repeated_steps():
   for i in range(6):
     s1, _ = jstep(s1, jax.tree.map(lambda a: a[idx[i]], data))
   multi = train.make_multi_step(step, donate=False)
-  s2, metrics = multi(state, data, idx)
+  s2, metrics = multi(state, data, {"xy": idx})
   chex.assert_shape(metrics["loss/net"], (6,))
   chex.assert_trees_all_close(s1.params, s2.params, rtol=1e-5, atol=1e-6)
 
@@ -75,9 +83,10 @@ def test_multi_step_scan_equals_repeated_steps():
 def test_chunked_fit_equals_one_chunk():
   graphdefs, state, step, data = _regression_setup()
   multi = train.make_multi_step(step, donate=False)
-  a = train.fit(multi, state, data, num_steps=10, batch_shape=(8,), data_seed=1, steps_per_call=10, progress=False)
-  b = train.fit(multi, state, data, num_steps=4, batch_shape=(8,), data_seed=1, steps_per_call=3, progress=False)
-  b = train.fit(multi, b, data, num_steps=10, batch_shape=(8,), data_seed=1, steps_per_call=4, progress=False)
+  streams = train.Streams(data, batch_shape=(8,), data_seed=1, num_steps=10)
+  a = train.fit(multi, state, data, streams, num_steps=10, steps_per_call=10, progress=False)
+  b = train.fit(multi, state, data, streams, num_steps=4, steps_per_call=3, progress=False)
+  b = train.fit(multi, b, data, streams, num_steps=10, steps_per_call=4, progress=False)
   assert int(a.step) == int(b.step) == 10
   chex.assert_trees_all_close(a.params, b.params, rtol=1e-6, atol=1e-7)
 
@@ -101,23 +110,23 @@ def test_two_networks_update_only_their_own_params():
   opts = {"g": optax.sgd(0.1), "d": optax.sgd(0.1)}
   graphdefs, state = train.init_train_state(models, opts, jax.random.key(0))
 
-  def d_obj(m, batch, key):
-    fake = m["g"](jax.random.normal(key, (4, 2)))
-    loss = jnp.mean(jax.nn.softplus(-m["d"](batch))) + jnp.mean(jax.nn.softplus(m["d"](fake)))
+  def d_obj(m, ctx):
+    fake = m["g"](jax.random.normal(ctx.key, (4, 2)))
+    loss = jnp.mean(jax.nn.softplus(-m["d"](ctx.batch["x"]))) + jnp.mean(jax.nn.softplus(m["d"](fake)))
     return loss, {}
 
-  def g_obj(m, batch, key):
-    fake = m["g"](jax.random.normal(key, (4, 2)))
+  def g_obj(m, ctx):
+    fake = m["g"](jax.random.normal(ctx.key, (4, 2)))
     return jnp.mean(jax.nn.softplus(-m["d"](fake))), {}
 
   # Only the discriminator: the generator must not move.
   step_d = train.make_train_step(graphdefs, opts, [train.Update("d", d_obj, repeats=2, split_batch=True)])
-  batch = jnp.ones((2, 4, 2))
+  batch = {"x": jnp.ones((2, 4, 2))}
   new, metrics = jax.jit(step_d)(state, batch)
   chex.assert_trees_all_equal(new.params["g"], state.params["g"])
   assert not np.allclose(new.params["d"]["kernel"][...], state.params["d"]["kernel"][...])
   step_gan = train.make_train_step(graphdefs, opts, [train.Update("d", d_obj), train.Update("g", g_obj)])
-  new, metrics = jax.jit(step_gan)(state, batch[0])
+  new, metrics = jax.jit(step_gan)(state, {"x": batch["x"][0]})
   assert set(metrics) >= {"loss/d", "loss/g", "grad_norm/d", "grad_norm/g"}
 
 
@@ -127,19 +136,23 @@ def test_nonfinite_loss_is_reported_with_step_and_term_or_skipped():
   opts = {"net": optax.sgd(0.1)}
   graphdefs, state = train.init_train_state(models, opts, jax.random.key(0))
 
-  def objective(m, batch, key):
-    out = m["net"](batch)
+  def objective(m, ctx):
+    x = ctx.batch["x"]
+    out = m["net"](x)
     # log of a negative number at the example marked by the data (step 3 below).
-    return jnp.mean(jnp.log(out * 0 + batch)), {}
+    return jnp.mean(jnp.log(out * 0 + x)), {}
 
-  data = np.ones((8, 1), np.float32)
-  data[7] = -1.0
+  x = np.ones((8, 1), np.float32)
+  x[7] = -1.0
+  data = {"x": x}
   step = train.make_train_step(graphdefs, opts, [train.Update("net", objective)])
   multi = train.make_multi_step(step, donate=False)
-  idx_all = train.batch_indices(0, 0, 8, 8, (1,))
-  bad_step = int(np.flatnonzero(idx_all[:, 0] == 7)[0])
+  # The data check of Streams would refuse nothing here: -1 is finite; the log makes the NaN.
+  streams = train.Streams(data, batch_shape=(1,), data_seed=0, num_steps=8)
+  idx_all = streams.feed(0, 8)
+  bad_step = int(np.flatnonzero(idx_all["x"][:, 0] == 7)[0])
   with pytest.raises(train.NonFiniteError, match=f"loss/net at step {bad_step}"):
-    train.fit(multi, state, data, num_steps=8, batch_shape=(1,), data_seed=0, steps_per_call=8, progress=False)
+    train.fit(multi, state, data, streams, num_steps=8, steps_per_call=8, progress=False)
   skip = train.make_multi_step(train.make_train_step(graphdefs, opts, [train.Update("net", objective)], skip_nonfinite=True), donate=False)
   # With skipping, the loss metric is still non-finite at that step but parameters stay finite.
   out, metrics = skip(state, data, idx_all)
@@ -156,8 +169,8 @@ def test_init_rejects_untyped_key():
 def test_unrolled_multi_step_equals_rolled():
   graphdefs, state, step, data = _regression_setup()
   idx = train.batch_indices(seed=5, start_step=0, num_steps=3, num_examples=64, batch_shape=(16,))
-  rolled, m1 = train.make_multi_step(step, donate=False)(state, data, idx)
-  unrolled, m2 = train.make_multi_step(step, donate=False, unroll=True)(state, data, idx)
+  rolled, m1 = train.make_multi_step(step, donate=False)(state, data, {"xy": idx})
+  unrolled, m2 = train.make_multi_step(step, donate=False, unroll=True)(state, data, {"xy": idx})
   chex.assert_trees_all_close(rolled.params, unrolled.params, rtol=1e-5, atol=1e-6)
   chex.assert_trees_all_close(m1, m2, rtol=1e-5, atol=1e-6)
 
@@ -175,8 +188,8 @@ def test_compiler_options_change_speed_not_results():
     def __call__(self, x):
       return jnp.mean(self.conv(x) ** 2)
 
-  def objective(models, batch, key):
-    loss = models["net"](batch["x"])
+  def objective(models, ctx):
+    loss = models["net"](ctx.batch["x"])
     return loss, {}
 
   models = {"net": ConvNet(nnx.Rngs(0))}
@@ -188,7 +201,7 @@ def test_compiler_options_change_speed_not_results():
   results = []
   for options in ({}, train.compiler_options("cpu"), train.compiler_options("cpu", ynnpack_dots=False)):
     multi = train.make_multi_step(step, donate=False, unroll=True, compiler_options=options)
-    new_state, metrics = multi(state, data, idx)
+    new_state, metrics = multi(state, data, {"x": idx})
     results.append((new_state.params, new_state.opt_state, metrics))
   for other in results[1:]:
     chex.assert_trees_all_close(other, results[0], rtol=1e-5, atol=1e-6)

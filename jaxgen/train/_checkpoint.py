@@ -189,7 +189,9 @@ class CheckpointManager:
     nested = _nested_items(template)
     args = {name: ocp.args.StandardRestore(_abstract(tree)) for name, tree in nested.items()}
     args["meta"] = ocp.args.StandardRestore(_abstract(_meta(template)))
-    args["key"] = ocp.args.JaxRandomKeyRestore(template.key)
+    # The key goes where the template's key is (one device; DataParallel replicates it after).
+    key_sharding = getattr(template.key, "sharding", None) or jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    args["key"] = ocp.args.JaxRandomKeyRestore(ocp.ArrayRestoreArgs(sharding=key_sharding))
     try:
       restored = self._manager.restore(step, args=ocp.args.Composite(**args))
     except (KeyError, ValueError) as e:

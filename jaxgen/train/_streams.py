@@ -86,6 +86,19 @@ def _check_finite(name: str, data) -> None:
       )
 
 
+class _ArraySource:
+  """Arrays (a pytree sharing the leading axis) seen as a random-access source, to stream them."""
+
+  def __init__(self, data, num_examples: int):
+    self.data, self.num_examples = data, num_examples
+
+  def __len__(self):
+    return self.num_examples
+
+  def __getitem__(self, i):
+    return jax.tree.map(lambda a: np.asarray(a[i]), self.data)
+
+
 class _HostStream:
   """Batches of a streamed stream, read by grain threads ahead of the train step."""
 
@@ -154,10 +167,11 @@ class Streams:
       self.streams[name] = dataclasses.replace(stream, resident=resident, batch_shape=shape)
       self.num_examples[name], self.batch_shapes[name] = n, shape
       self.seeds[name] = stream_seed(data_seed, name)
-    self._host = {
-        name: _HostStream(s.data, self.seeds[name], s.batch_shape, num_steps, s.num_threads, s.prefetch)
-        for name, s in self.streams.items() if not s.resident
-    }
+    self._host = {}
+    for name, s in self.streams.items():
+      if not s.resident:
+        source = s.data if _is_source(s.data) else _ArraySource(s.data, self.num_examples[name])
+        self._host[name] = _HostStream(source, self.seeds[name], s.batch_shape, num_steps, s.num_threads, s.prefetch)
 
   @property
   def resident(self) -> dict[str, Any]:
