@@ -25,59 +25,25 @@ from flax import nnx  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
 from jaxgen import losses, train  # noqa: E402
+from jaxgen.models import build_models, gan_1d  # noqa: E402
 
 
-
-class MLP(nnx.Module):
-  """R^d_in -> [Linear, tanh] x num_layers -> Linear -> R^d_out (smooth, so D is smooth in x)."""
-
-  def __init__(self, d_in: int, d_out: int, hidden: int, num_layers: int, *, rngs: nnx.Rngs):
-    dims = [d_in] + [hidden] * num_layers
-    self.hidden = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(dims[:-1], dims[1:])])
-    self.out = nnx.Linear(dims[-1], d_out, rngs=rngs)
-
-  def __call__(self, x):
-    for layer in self.hidden:
-      x = jnp.tanh(layer(x))
-    return self.out(x)
-
-
-class Discriminator1D(nnx.Module):
-  """logit D(x) for points ``(B, 1)`` -> ``(B,)`` (the jaxgen GAN interface; no dropout)."""
-
-  def __init__(self, hidden: int, num_layers: int, *, rngs: nnx.Rngs):
-    self.mlp = MLP(1, 1, hidden, num_layers, rngs=rngs)
-
-  def __call__(self, x, *, train: bool = False, key=None):
-    del train, key
-    return self.mlp(x)[:, 0]
-
-
-class Generator1D(nnx.Module):
-  """x = G(z), ``(B, latent_dim)`` -> ``(B, 1)``."""
-
-  def __init__(self, latent_dim: int, hidden: int, num_layers: int, *, rngs: nnx.Rngs):
-    self.mlp = MLP(latent_dim, 1, hidden, num_layers, rngs=rngs)
-
-  def __call__(self, z, *, train: bool = False):
-    del train
-    return self.mlp(z)
+def log_normal_mixture(x, weights, means, stds):
+  """log sum_k w_k N(x; mu_k, sigma_k^2) at points ``x`` ``(N,)``."""
+  column = lambda v: jnp.asarray(v, jnp.float32).reshape(-1, 1)
+  return losses.gaussian_mixture_log_likelihood(
+      column(x), jnp.log(jnp.asarray(weights, jnp.float32)), column(means), 2.0 * jnp.log(column(stds))
+  )
 
 
 def log_p_data(x, config):
-  """log sum_k w_k N(x; mu_k, sigma_k^2), elementwise."""
-  x = jnp.asarray(x)[..., None]
-  # Components on a trailing axis, broadcast explicitly (rank promotion may be set to raise).
-  per_comp = lambda v: jnp.asarray(v, jnp.float32).reshape((1,) * (x.ndim - 1) + (-1,))
-  comps = jnp.log(per_comp(config.data_weights)) + jax.scipy.stats.norm.logpdf(
-      x, per_comp(config.data_means), per_comp(config.data_stds)
-  )
-  return jax.scipy.special.logsumexp(comps, axis=-1)
+  """log p_data(x): the config's Gaussian mixture."""
+  return log_normal_mixture(x, config.data_weights, config.data_means, config.data_stds)
 
 
 def log_p_g(x, config):
   """log N(x; mu_g, sigma_g^2): the fixed generator distribution of part 1."""
-  return jax.scipy.stats.norm.logpdf(jnp.asarray(x), config.g_mean, config.g_std)
+  return log_normal_mixture(x, (1.0,), (config.g_mean,), (config.g_std,))
 
 
 def sample_data(config, num: int, seed: int) -> np.ndarray:
@@ -96,41 +62,59 @@ def quadrature_grid(config, num: int = 8_001):
   return x, math.log(x[1] - x[0])
 
 
+def fit(config, workdir: str, models, optimizer, updates, *, num_steps: int, batch_shape, seed: int,
+        steps_per_call: int, description: str, evaluate=None) -> dict[str, nnx.Module]:
+  """Trains ``models`` (one ``optimizer`` each) on a fixed sample of p_data; returns the trained modules.
+
+  The experiment's one use of the training loop. ``evaluate(models, step)``
+  sees the modules after every ``steps_per_call`` steps.
+  """
+  hooks = []
+  if evaluate is not None:
+    eval_graphdefs = train.split_models(models)[0]
+    hooks.append(train.every(steps_per_call, lambda state, step: evaluate(train.merge_models(eval_graphdefs, state), step)))
+  graphdefs, state = train.run_training(
+      workdir=workdir, config=config, models=models, optimizers={name: optimizer for name in models},
+      updates=updates, data={"x": sample_data(config, config.num_data, config.seed)}, num_steps=num_steps,
+      batch_shape=batch_shape, seed=seed, steps_per_call=steps_per_call, checkpoint_every=num_steps,
+      hooks=hooks, description=description, progress=False,
+  )
+  return train.merge_models(graphdefs, state)
+
+
+def discriminator_objective(discriminator, real, key, config):
+  """Mean minimax discriminator loss on real points ``(B, 1)`` and as many fresh points of p_g."""
+  fake = config.g_mean + config.g_std * jax.random.normal(key, real.shape)
+  d_loss = jnp.mean(losses.minimax_discriminator_loss(discriminator(real, train=True), discriminator(fake, train=True)))
+  return d_loss, {"d_loss": d_loss}
+
+
 def train_discriminator(config, workdir: str):
   """Part 1: fits D to p_data (a fixed sample) vs the fixed p_g; returns the trained module."""
-  model = Discriminator1D(config.hidden, config.num_layers, rngs=nnx.Rngs(config.seed))
-
-  def objective(models, batch, key):
-    real = batch["x"]
-    fake = config.g_mean + config.g_std * jax.random.normal(key, real.shape)
-    d = models["discriminator"]
-    d_loss = jnp.mean(losses.minimax_discriminator_loss(d(real), d(fake)))
-    return d_loss, {"d_loss": d_loss}
-
-  graphdefs, state = train.run_training(
-      workdir=os.path.join(workdir, "discriminator"), config=config, models={"discriminator": model},
-      # Decaying to 0 averages out the minibatch noise of the last steps (D then sits near its optimum).
-      optimizers={"discriminator": optax.adam(optax.cosine_decay_schedule(config.learning_rate, int(config.d_steps)))},
-      updates=[train.Update("discriminator", objective)],
-      data={"x": sample_data(config, config.num_data, config.seed)}, num_steps=int(config.d_steps),
-      batch_shape=(int(config.batch_size),), seed=int(config.seed), steps_per_call=int(config.steps_per_call),
-      checkpoint_every=int(config.d_steps), description="D vs fixed p_g", progress=False,
-  )
-  return train.merge_models(graphdefs, state)["discriminator"]
+  discriminator = gan_1d.Discriminator1D(gan_1d.GAN1DConfig.from_config(config.model), rngs=nnx.Rngs(config.seed))
+  num_steps = int(config.d_steps)
+  # Decaying to 0 averages out the minibatch noise of the last steps (D then sits near its optimum).
+  adam = optax.adam(optax.cosine_decay_schedule(config.learning_rate, num_steps))
+  objective = lambda models, ctx: discriminator_objective(models["discriminator"], ctx.batch["x"], ctx.key, config)
+  return fit(
+      config, os.path.join(workdir, "discriminator"), {"discriminator": discriminator}, adam,
+      [train.Update("discriminator", objective)], num_steps=num_steps, batch_shape=(int(config.batch_size),),
+      seed=int(config.seed), steps_per_call=int(config.steps_per_call), description="D vs fixed p_g",
+  )["discriminator"]
 
 
 def discriminator_report(config, discriminator) -> dict:
   """max |D - D*| on the plotting grid's support, and V(G, D), V(G, D*), -log 4 + 2 JSD by quadrature."""
   x = np.linspace(config.grid_min, config.grid_max, config.num_grid)
   lpd, lpg = log_p_data(x, config), log_p_g(x, config)
-  d = jax.nn.sigmoid(discriminator(jnp.asarray(x, jnp.float32)[:, None]))
+  d = jax.nn.sigmoid(discriminator(jnp.asarray(x, jnp.float32)[:, None], train=False))
   d_star = losses.optimal_discriminator(lpd, lpg)
   support = 0.5 * (jnp.exp(lpd) + jnp.exp(lpg)) > config.support_density
   max_err = float(jnp.max(jnp.where(support, jnp.abs(d - d_star), 0.0)))
 
   q, log_dx = quadrature_grid(config)
   qd, qg = log_p_data(q, config) + log_dx, log_p_g(q, config) + log_dx
-  logits = discriminator(jnp.asarray(q, jnp.float32)[:, None])
+  logits = discriminator(jnp.asarray(q, jnp.float32)[:, None], train=False)
   jsd = float(losses.js_divergence(qd, qg))
   return {
       "max_abs_d_minus_d_star": max_err,
@@ -161,59 +145,40 @@ def plot_discriminator(path: str, report: dict) -> None:
   plt.close(fig)
 
 
-def kde_log_density(samples, x, bandwidth=None):
-  """log of the Gaussian KDE of 1-D ``samples`` at ``x``; Scott's bandwidth std * n^(-1/5)."""
-  s = jnp.asarray(samples).reshape(-1)
-  h = jnp.std(s) * s.shape[0] ** (-0.2) if bandwidth is None else bandwidth
-  x = jnp.asarray(x)
-  log_k = jax.scipy.stats.norm.logpdf(x[:, None], s[None, :], h)
-  return jax.scipy.special.logsumexp(log_k, axis=1) - math.log(s.shape[0])
-
-
-_kde_log_density = jax.jit(kde_log_density)
+@jax.jit
+def kde_log_density(samples, x):
+  """log of the Gaussian KDE (Scott's bandwidth) of points ``samples`` ``(N, 1)`` at ``x`` ``(M,)``."""
+  return jax.scipy.stats.gaussian_kde(samples[:, 0]).logpdf(x)
 
 
 def kde_jsd(config, samples, q, log_dx) -> float:
   """JSD(p_data || KDE of samples) by quadrature on ``q``."""
-  return float(losses.js_divergence(log_p_data(q, config) + log_dx, _kde_log_density(samples, q) + log_dx))
+  return float(losses.js_divergence(log_p_data(q, config) + log_dx, kde_log_density(samples, q) + log_dx))
 
 
 def train_generator(config, workdir: str) -> dict:
   """Part 2: a 1-D GAN; JSD(p_data || KDE(p_g)) every ``eval_every`` steps."""
-  rngs = nnx.Rngs(config.seed + 1)
-  models = {
-      "generator": Generator1D(config.latent_dim, config.hidden, config.num_layers, rngs=rngs),
-      "discriminator": Discriminator1D(config.hidden, config.num_layers, rngs=rngs),
-  }
-  adam = optax.adam(optax.cosine_decay_schedule(config.gan_learning_rate, int(config.gan_steps)), b1=config.beta1)
+  models = build_models(config, nnx.Rngs(config.seed + 1))
   q, log_dx = quadrature_grid(config, num=1_601)
-  z = jax.random.normal(jax.random.key(config.seed + 2), (config.num_kde_samples, config.latent_dim))
-  eval_graphdefs = train.split_models(models)[0]
+  z = jax.random.normal(jax.random.key(config.seed + 2), (config.num_kde_samples, config.model.latent_dim))
   records = []
-  writer = train.MetricsWriter(os.path.join(workdir, "jsd.jsonl"))
 
-  def measure(state, step):
-    g = train.merge_models(eval_graphdefs, state)["generator"]
-    r = {"step": int(step), "jsd": kde_jsd(config, g(z, train=False), q, log_dx)}
-    records.append(r)
-    writer.write(r)
+  def measure(models, step):
+    records.append({"step": int(step), "jsd": kde_jsd(config, models["generator"](z, train=False), q, log_dx)})
 
-  if os.path.exists(os.path.join(workdir, "jsd.jsonl")):
-    os.remove(os.path.join(workdir, "jsd.jsonl"))
-  _, state0 = train.init_train_state(models, {}, jax.random.key(0))
-  measure(state0, 0)
-  graphdefs, state = train.run_training(
-      workdir=os.path.join(workdir, "gan"), config=config, models=models,
-      optimizers={"generator": adam, "discriminator": adam},
-      updates=train.gan_updates(loss="non_saturating", k=int(config.gan_k), latent_dim=config.latent_dim),
-      data={"x": sample_data(config, config.num_data, config.seed)}, num_steps=int(config.gan_steps),
-      batch_shape=(int(config.gan_k), int(config.batch_size)) if config.gan_k > 1 else (int(config.batch_size),), seed=int(config.seed) + 1, steps_per_call=int(config.eval_every),
-      checkpoint_every=int(config.gan_steps), hooks=[train.every(int(config.eval_every), measure)],
-      description="1-D GAN", progress=False,
+  measure(models, 0)
+  num_steps, k, batch = int(config.gan_steps), int(config.gan_k), int(config.batch_size)
+  adam = optax.adam(optax.cosine_decay_schedule(config.gan_learning_rate, num_steps), b1=config.beta1)
+  trained = fit(
+      config, os.path.join(workdir, "gan"), models, adam,
+      train.gan_updates(loss="non_saturating", k=k, latent_dim=config.model.latent_dim), num_steps=num_steps,
+      batch_shape=(k, batch) if k > 1 else (batch,), seed=int(config.seed) + 1,
+      steps_per_call=int(config.eval_every), description="1-D GAN", evaluate=measure,
   )
+  with open(os.path.join(workdir, "jsd.jsonl"), "w") as f:
+    f.writelines(json.dumps(r) + "\n" for r in records)
   floor = kde_jsd(config, sample_data(config, config.num_kde_samples, config.seed + 3), q, log_dx)
-  g_samples = np.asarray(train.merge_models(graphdefs, state)["generator"](z, train=False))
-  return {"records": records, "kde_floor": floor, "samples": g_samples, "q": q}
+  return {"records": records, "kde_floor": floor, "samples": np.asarray(trained["generator"](z, train=False)), "q": q}
 
 
 def plot_jsd(path: str, records, floor: float) -> None:
@@ -233,7 +198,7 @@ def plot_jsd(path: str, records, floor: float) -> None:
 def plot_generator_density(path: str, config, samples, q) -> None:
   fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
   ax.plot(q, np.exp(log_p_data(q, config)), "k:", label="p_data")
-  ax.plot(q, np.exp(_kde_log_density(samples, q)), "g-", label="KDE of p_g (trained generator)")
+  ax.plot(q, np.exp(kde_log_density(samples, q)), "g-", label="KDE of p_g (trained generator)")
   ax.hist(samples[:, 0], bins=200, density=True, alpha=0.3, color="g")
   ax.set_xlim(config.grid_min, config.grid_max)
   ax.legend(fontsize=8)
@@ -253,7 +218,7 @@ def run(config, workdir: str) -> dict:
   plot_generator_density(os.path.join(workdir, "generator_density.png"), config, gan["samples"], gan["q"])
   part2 = {"jsd_initial": gan["records"][0]["jsd"], "jsd_final": gan["records"][-1]["jsd"],
            "jsd_min": min(r["jsd"] for r in gan["records"]), "kde_floor": gan["kde_floor"],
-           "steps": int(config.gan_steps), "p_g_estimate": "Gaussian KDE, Scott bandwidth",
+           "steps": int(config.gan_steps), "p_g_estimate": "jax.scipy.stats.gaussian_kde, Scott bandwidth",
            "num_kde_samples": int(config.num_kde_samples)}
   results = {"discriminator": part1, "generator": part2}
   with open(os.path.join(workdir, "results.json"), "w") as f:

@@ -1,4 +1,4 @@
-"""Training shared by every jaxgen model: state, pure steps, data streams, host loop, checkpoints, runs."""
+"""Training shared by every jaxgen model: state, pure steps, data streams, host loop, hooks, checkpoints, runs."""
 
 from jaxgen.objectives import Context
 from jaxgen.objectives import GAN_LOSSES
@@ -7,6 +7,7 @@ from jaxgen.objectives import Update
 from jaxgen.objectives import gan_updates
 from jaxgen.train._checkpoint import CheckpointManager
 from jaxgen.train._checkpoint import CheckpointNotFoundError
+from jaxgen.train._checkpoint import CorruptCheckpointError
 from jaxgen.train._checkpoint import checkpoint_steps
 from jaxgen.train._checkpoint import host_copy
 from jaxgen.train._checkpoint import latest_step
@@ -18,6 +19,8 @@ from jaxgen.train._data_order import steps_per_epoch
 from jaxgen.train._ema import ema_constant
 from jaxgen.train._ema import ema_rampup
 from jaxgen.train._ema import ema_start
+from jaxgen.train._hooks import eval_hook
+from jaxgen.train._hooks import sample_grid_hook
 from jaxgen.train._loop import Hook
 from jaxgen.train._loop import MetricsWriter
 from jaxgen.train._loop import NonFiniteError
@@ -42,11 +45,13 @@ from jaxgen.train._step import make_multi_step
 from jaxgen.train._step import make_train_step
 from jaxgen.train._streams import Stream
 from jaxgen.train._streams import Streams
+from jaxgen.train._workdir import WorkdirInUseError
 
 __all__ = [
     "GAN_LOSSES",
     "CheckpointManager",
     "CheckpointNotFoundError",
+    "CorruptCheckpointError",
     "Context",
     "DataParallel",
     "Hook",
@@ -58,6 +63,7 @@ __all__ = [
     "Streams",
     "TrainState",
     "TrainingInterrupted",
+    "WorkdirInUseError",
     "Update",
     "batch_indices",
     "check_config",
@@ -69,6 +75,7 @@ __all__ = [
     "ema_constant",
     "ema_rampup",
     "ema_start",
+    "eval_hook",
     "every",
     "fit",
     "gan_updates",
@@ -83,6 +90,7 @@ __all__ = [
     "restore_models",
     "run_devices",
     "run_training",
+    "sample_grid_hook",
     "split_models",
     "stream_seed",
     "steps_per_epoch",

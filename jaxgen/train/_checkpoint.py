@@ -11,8 +11,12 @@ optimizer:
   are not written);
 * ``key``: the run's typed PRNG key, through orbax's own handler for JAX keys;
 * ``meta``: the step;
-* ``info``: JSON with the step, the data-order seed, the key implementation
-  and which networks keep an EMA.
+* ``info``: JSON with the step, the data-order seed, the key implementation,
+  which networks keep an EMA, the shape and dtype of every array (so a
+  checkpoint of another model is told apart from a damaged one) and a CRC-32
+  of every array's bytes, checked on restore: a truncated or bit-flipped file
+  is reported as corrupt, and :meth:`CheckpointManager.restore_newest_intact`
+  falls back to the newest checkpoint that is intact.
 
 Restoring needs a template state of the same structure (a freshly
 initialized one): the template gives the tree structure, shapes, dtypes and
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import zlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -52,6 +57,10 @@ logging.getLogger("absl").addFilter(_QuietKeyHandler())
 
 class CheckpointNotFoundError(FileNotFoundError):
   """There is no checkpoint where one was asked for."""
+
+
+class CorruptCheckpointError(ValueError):
+  """A checkpoint's files are unreadable or its arrays fail their checksums."""
 
 
 def _is_key(x) -> bool:
@@ -111,6 +120,21 @@ def _meta(state: TrainState) -> dict[str, jax.Array]:
   return {"step": jnp.asarray(state.step)}
 
 
+def _leaves(nested: dict[str, Any]):
+  return jax.tree_util.tree_flatten_with_path(nested)[0]
+
+
+def _signature(nested: dict[str, Any]) -> dict[str, str]:
+  """path -> "dtype[shape]" of every array of a nested item."""
+  return {jax.tree_util.keystr(p): f"{np.dtype(x.dtype).name}{list(np.shape(x))}" for p, x in _leaves(nested)}
+
+
+def _checksums(nested: dict[str, Any]) -> dict[str, int]:
+  """path -> CRC-32 of the array's bytes (C order)."""
+  return {jax.tree_util.keystr(p): zlib.crc32(np.ascontiguousarray(jax.device_get(x)).tobytes())
+          for p, x in _leaves(nested)}
+
+
 class CheckpointManager:
   """Synchronous orbax checkpoints of a train state in ``directory``, the last ``max_to_keep`` kept.
 
@@ -149,7 +173,8 @@ class CheckpointManager:
     if step in self.all_steps():
       # Saving the same step again (a resumed run that stops before its next save) is a no-op.
       return step
-    items = {name: ocp.args.StandardSave(tree) for name, tree in _nested_items(state).items()}
+    nested = _nested_items(state)
+    items = {name: ocp.args.StandardSave(tree) for name, tree in nested.items()}
     items["meta"] = ocp.args.StandardSave(_meta(state))
     items["key"] = ocp.args.JaxRandomKeySave(state.key)
     info = {
@@ -159,6 +184,8 @@ class CheckpointManager:
         "items": sorted(items),
         # Which networks keep an EMA, so that sampling can restore it without the training code.
         "ema_networks": sorted(state.ema),
+        "signature": {name: _signature(tree) for name, tree in nested.items()},
+        "checksums": {name: _checksums(tree) for name, tree in nested.items()},
     }
     items["info"] = ocp.args.JsonSave(info)
     # force: the manager's own save interval policy is not used; the caller decides when.
@@ -181,25 +208,55 @@ class CheckpointManager:
   def info(self, step: int | None = None) -> dict[str, Any]:
     """The JSON record of a checkpoint (step, data_seed, key_impl, items, ema_networks)."""
     step = self._step_or_latest(step)
-    return self._manager.restore(step, args=ocp.args.Composite(info=ocp.args.JsonRestore()))["info"]
+    try:
+      info = self._manager.restore(step, args=ocp.args.Composite(info=ocp.args.JsonRestore()))["info"]
+    except Exception as e:  # noqa: BLE001 - orbax raises many kinds for a damaged file
+      raise CorruptCheckpointError(f"checkpoint {step} in {self.directory} has an unreadable info record "
+                                   f"({type(e).__name__})") from e
+    if not isinstance(info, dict) or "step" not in info:
+      raise CorruptCheckpointError(f"checkpoint {step} in {self.directory} has an unreadable info record")
+    return info
+
+  def _read(self, step: int, nested: dict[str, dict[str, Any]], extra: dict[str, Any] | None = None):
+    """Reads items ``nested`` (and ``extra`` args) of ``step``: a mismatch or damage raises in one line."""
+    info = self.info(step)
+    saved = info.get("signature")
+    if saved is not None:
+      for name, tree in nested.items():
+        if saved.get(name) != _signature(tree):
+          raise ValueError(
+              f"checkpoint {step} in {self.directory} does not match the model being built ({name} differs): "
+              "use the config the run was started with, or a new workdir."
+          )
+    args = {name: ocp.args.StandardRestore(_abstract(tree)) for name, tree in nested.items()}
+    args.update(extra or {})
+    try:
+      restored = self._manager.restore(step, args=ocp.args.Composite(**args))
+    except Exception as e:  # noqa: BLE001 - TensorStore and orbax raise many kinds for damaged files
+      if saved is None:  # a checkpoint without a signature: a mismatch is as likely as damage
+        raise ValueError(f"checkpoint {step} in {self.directory} cannot be read into the model being built "
+                         f"({type(e).__name__}): use the run's config, or a new workdir.") from e
+      raise CorruptCheckpointError(
+          f"checkpoint {step} in {self.directory} is unreadable ({type(e).__name__}: "
+          f"{str(e).splitlines()[0][:120] if str(e) else ''})") from e
+    sums = info.get("checksums") or {}
+    for name in nested:
+      if name in sums and _checksums(restored[name]) != sums[name]:
+        bad = sorted(k for k, v in _checksums(restored[name]).items() if sums[name].get(k) != v)
+        raise CorruptCheckpointError(
+            f"checkpoint {step} in {self.directory} is corrupt: {name}{bad[0]} fails its checksum"
+            + (f" (and {len(bad) - 1} more arrays)" if len(bad) > 1 else ""))
+    return restored
 
   def restore(self, template: TrainState, *, step: int | None = None) -> TrainState:
     """The state of checkpoint ``step`` (default: the latest), shaped like ``template``."""
     step = self._step_or_latest(step)
     nested = _nested_items(template)
-    args = {name: ocp.args.StandardRestore(_abstract(tree)) for name, tree in nested.items()}
-    args["meta"] = ocp.args.StandardRestore(_abstract(_meta(template)))
     # The key goes where the template's key is (one device; DataParallel replicates it after).
     key_sharding = getattr(template.key, "sharding", None) or jax.sharding.SingleDeviceSharding(jax.devices()[0])
-    args["key"] = ocp.args.JaxRandomKeyRestore(ocp.ArrayRestoreArgs(sharding=key_sharding))
-    try:
-      restored = self._manager.restore(step, args=ocp.args.Composite(**args))
-    except (KeyError, ValueError) as e:
-      # orbax's own message (chained below) lists every differing path over many lines.
-      raise ValueError(
-          f"checkpoint {step} in {self.directory} does not match the model being built: "
-          "use the config the run was started with, or a new workdir."
-      ) from e
+    extra = {"meta": ocp.args.StandardRestore(_abstract(_meta(template))),
+             "key": ocp.args.JaxRandomKeyRestore(ocp.ArrayRestoreArgs(sharding=key_sharding))}
+    restored = self._read(step, nested, extra)
     parts = {name: _from_nested(getattr(template, name), restored[name]) for name in nested}
     key = restored["key"]
     if jax.random.key_impl(key) != jax.random.key_impl(template.key):
@@ -222,12 +279,43 @@ class CheckpointManager:
     wanted = {name: tree for name, tree in nested.items() if tree}
     if not wanted:
       return dict(templates)
-    args = {name: ocp.args.StandardRestore(_abstract(tree)) for name, tree in wanted.items()}
-    restored = self._manager.restore(step, args=ocp.args.Composite(**args))
+    restored = self._read(step, wanted)
     out = dict(templates)
     for name in wanted:
       out[name] = _from_nested(templates[name], restored[name])
     return out
+
+  def newest_intact(self, read, *, max_step: int | None = None, log=print):
+    """``read(step)`` of the newest checkpoint it succeeds on, skipping corrupt ones (saying so).
+
+    Args:
+      read: ``read(step) -> value``, e.g. ``lambda s: self.restore(template, step=s)``;
+        it raises :class:`CorruptCheckpointError` for a damaged checkpoint.
+      max_step: ignore checkpoints past this step.
+      log: where the one-line notes about skipped checkpoints go.
+
+    Returns:
+      ``(step, value)``.
+
+    Raises:
+      CheckpointNotFoundError: no checkpoint at all (or none up to ``max_step``).
+      CorruptCheckpointError: every checkpoint is corrupt.
+    """
+    steps = [s for s in self.all_steps() if max_step is None or s <= max_step]
+    if not steps:
+      raise CheckpointNotFoundError(f"no checkpoint in {self.directory}")
+    errors = []
+    for step in reversed(steps):
+      try:
+        value = read(step)
+      except CorruptCheckpointError as e:
+        errors.append(str(e))
+        older = [s for s in steps if s < step]
+        log(f"{e}; " + (f"falling back to checkpoint {older[-1]}." if older else "no older checkpoint is left."))
+        continue
+      return step, value
+    raise CorruptCheckpointError(f"every checkpoint in {self.directory} is corrupt (steps {steps}): "
+                                 "start a new run in another workdir")
 
   def close(self) -> None:
     self._manager.wait_until_finished()

@@ -1,10 +1,20 @@
 """Checks of a run's config and data before any compute, each failing with a one-line fix.
 
 :func:`check_config` catches unknown model / dataset / loss names (suggesting
-the nearest), non-positive sizes and rates, and a batch larger than the
-dataset; :func:`check_data` catches data that does not fit the model (shape,
-channels, value range against the likelihood, NaN). Experiments call both
-right after loading the config and the data.
+the nearest), model hyperparameters the family does not have or refuses,
+non-positive sizes and rates, and a batch larger than the dataset;
+:func:`check_data` catches data that does not fit the model (shape, channels,
+value range against the likelihood, NaN). Experiments check the config before
+loading anything and again, with the dataset's size, once the data is loaded.
+
+The config layout they read (every section optional here)::
+
+  seed
+  data:  name, data_dir, and data options (binarize, num_valid, ...)
+  model: name and the family's hyperparameters
+  train: batch_size, num_steps (None: from num_epochs), num_epochs, the
+         optimizer's fields, loss, k, ema_decay, steps_per_call, ...
+  eval:  evaluation settings
 """
 
 from __future__ import annotations
@@ -17,9 +27,12 @@ from typing import Any
 import numpy as np
 
 # Keys (matched against the last component of a config path) whose values are sizes: integers >= 1.
+# None, a placeholder, means unset (num_steps None: count the steps from num_epochs).
 _POSITIVE_INT = re.compile(
-    r"^(batch_size|num_steps|steps_per_call|checkpoint_every|keep_checkpoints|\w+_every|k|latent_dim|"
-    r"num_samples|\w+_dim|\w+_features|\w+_units|\w+_sizes|\w+_pieces|\w+_channels|image_shape)$"
+    r"^(batch_size|\w+_batch_size|num_steps|num_epochs|num_stages|num_devices|num_trials|num_train|num_valid|"
+    r"num_images|num_sigmas|num_samples|\w+_samples|steps_per_call|checkpoint_every|keep_checkpoints|every|"
+    r"\w+_every|k|packing|kernel_size|latent_dim|\w+_dim|\w+_features|\w+_units|\w+_sizes|\w+_pieces|"
+    r"\w+_channels|\w+_layers|\w+_hidden|\w+_chunk|\w+_saturate_steps|image_shape)$"
 )
 # Rates and step sizes: numbers > 0.
 _POSITIVE_FLOAT = re.compile(r"^(learning_rate|lr|\w+_learning_rate|\w+_lr|lr_decay)$")
@@ -106,6 +119,15 @@ def _registered_models() -> list[str]:
   return jaxgen.models.model_names()
 
 
+def _check_hparams(config: Any) -> None:
+  """Reads the model section as its family's build will (unknown keys, refused values), building nothing."""
+  import ml_collections
+
+  import jaxgen.models
+
+  jaxgen.models.model_hparams(ml_collections.ConfigDict(config))
+
+
 def _known_datasets() -> tuple[str, ...]:
   from jaxgen import data
 
@@ -119,6 +141,7 @@ def check_config(
     known_models: Iterable[str] | None = None,
     known_datasets: Iterable[str] | None = None,
     known_losses: Iterable[str] | None = None,
+    known: Mapping[str, Iterable[str]] | None = None,
     examples_per_step: int | None = None,
 ) -> None:
   """Checks a run's config before any compute; raises a one-line ``ValueError`` naming the fix.
@@ -128,10 +151,16 @@ def check_config(
   * ``config.model.name`` among ``known_models`` (default: the registered
     model families), ``config.data.name`` among ``known_datasets`` (default:
     ``jaxgen.data.DATASETS``), ``config.train.loss`` among ``known_losses``
-    (only when given); an unknown name gets the nearest known one suggested.
-  * Sizes (``batch_size``, ``num_steps``, ``*_every``, ``k``, ``latent_dim``,
-    ``*_dim``, ``*_features``, ``*_units``, ``*_sizes``, ``image_shape``, ...)
-    are integers >= 1; rates (``learning_rate``, ``lr_decay``, ...) are > 0;
+    (only when given), and any other name-valued field of ``known``; an
+    unknown name gets the nearest known one suggested.
+  * The model section of a registered family that declared its
+    hyperparameter dataclass: read as its ``build`` reads it
+    (``jaxgen.models.model_hparams``), so an unknown key or a value the
+    family refuses fails here.
+  * Sizes (``batch_size``, ``num_steps``, ``num_epochs``, ``*_every``, ``k``,
+    ``latent_dim``, ``*_dim``, ``*_features``, ``*_units``, ``*_sizes``,
+    ``image_shape``, ``num_devices``, ...) are integers >= 1 or ``None`` (a
+    placeholder: unset); rates (``learning_rate``, ``lr_decay``, ...) are > 0;
     ``ema_decay`` and dropout rates in [0, 1); keep probabilities in (0, 1];
     momenta in [0, 1]. Anywhere in the config, by key name.
   * With ``dataset_size``: one step's examples (``config.train.batch_size``,
@@ -144,6 +173,7 @@ def check_config(
     known_models: valid model names.
     known_datasets: valid dataset names.
     known_losses: valid names of ``config.train.loss``.
+    known: config path (``"train.optimizer"``) -> its valid names.
     examples_per_step: overrides the examples of one step.
 
   Example:
@@ -154,19 +184,25 @@ def check_config(
   """
   tree = _as_dict(config)
   model_name = _get(tree, "model.name")
+  registered = _registered_models()
   if model_name is not None:
-    check_name("model", model_name, _registered_models() if known_models is None else known_models,
-               where="config.model.name")
+    check_name("model", model_name, registered if known_models is None else known_models, where="config.model.name")
   data_name = _get(tree, "data.name")
   if data_name is not None:
-    known = _known_datasets() if known_datasets is None else tuple(known_datasets)
+    datasets = _known_datasets() if known_datasets is None else tuple(known_datasets)
     canonical = str(data_name).strip().lower().replace("-", "_")
-    check_name("dataset", canonical if canonical in known else data_name, known, where="config.data.name")
+    check_name("dataset", canonical if canonical in datasets else data_name, datasets, where="config.data.name")
   loss = _get(tree, "train.loss")
   if loss is not None and known_losses is not None:
     check_name("loss", loss, known_losses, where="config.train.loss")
+  for path, names in (known or {}).items():
+    value = _get(tree, path)
+    if value is not None:
+      check_name("value", value, names, where=f"config.{path}")
   for path, key, value in _walk(tree):
     _check_value(path, key, value)
+  if model_name in registered:
+    _check_hparams(tree)
   if dataset_size is not None:
     if examples_per_step is None:
       batch = _get(tree, "train.batch_size")

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from typing import Any
 
 import ml_collections
 from flax import nnx
 
 from jaxgen.models import build_models
-from jaxgen.train._checkpoint import CheckpointManager, CheckpointNotFoundError, latest_step
+from jaxgen.train._checkpoint import CheckpointManager, CheckpointNotFoundError, CorruptCheckpointError, latest_step
 from jaxgen.train._state import TrainState, merge_models, split_models
 
 
@@ -59,7 +60,9 @@ def restore_models(
     and the checkpoint step read.
 
   Raises:
-    RunNotFoundError: no workdir, config or checkpoint there.
+    RunNotFoundError: no workdir, config or intact checkpoint there (a
+      corrupt newest checkpoint is reported on stderr and an older intact one
+      used, unless ``step`` asks for that one).
   """
   config = load_config(workdir)
   models = build_models(config, nnx.Rngs(0))
@@ -67,15 +70,21 @@ def restore_models(
   ckpt_dir = os.path.join(os.fspath(workdir), "checkpoints")
   if latest_step(ckpt_dir) is None:
     raise RunNotFoundError(f"no checkpoint in {ckpt_dir}: train the run first (or pass another --workdir)")
+  def read(s):
+    info = mngr.info(s)
+    ema_networks = [n for n in info.get("ema_networks", []) if n in params] if use_ema else []
+    templates = {"params": params, "rest": rest,
+                 "ema": {n: {"params": params[n], "rest": rest[n]} for n in ema_networks}}
+    return mngr.restore_items(templates, step=s)
+
   with CheckpointManager(ckpt_dir, max_to_keep=None, create=False) as mngr:
     try:
-      info = mngr.info(step)
-    except CheckpointNotFoundError as e:
+      if step is None:  # the newest intact one, saying which were skipped
+        step, parts = mngr.newest_intact(read, log=lambda m: print(m, file=sys.stderr, flush=True))
+      else:
+        mngr.info(step)  # a missing step: CheckpointNotFoundError with the available ones
+        parts = read(step)
+    except (CheckpointNotFoundError, CorruptCheckpointError) as e:
       raise RunNotFoundError(str(e)) from None
-    ema_networks = [n for n in info.get("ema_networks", []) if n in params] if use_ema else []
-    templates = {"params": params, "rest": rest, "ema": {n: {"params": params[n], "rest": rest[n]} for n in ema_networks}}
-    parts = mngr.restore_items(templates, step=info["step"])
-  state = TrainState(
-      step=info["step"], key=None, params=parts["params"], rest=parts["rest"], opt_state={}, ema=parts["ema"]
-  )
-  return merge_models(graphdefs, state, use_ema=use_ema), config, int(info["step"])
+  state = TrainState(step=step, key=None, params=parts["params"], rest=parts["rest"], opt_state={}, ema=parts["ema"])
+  return merge_models(graphdefs, state, use_ema=use_ema), config, int(step)

@@ -19,6 +19,7 @@ import platform
 import signal
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -43,6 +44,7 @@ from jaxgen.train._state import init_train_state
 from jaxgen.train._step import make_multi_step
 from jaxgen.train._step import make_train_step
 from jaxgen.train._streams import Streams
+from jaxgen.train._workdir import WorkdirLock, check_config_change, set_aside
 
 _VERSIONED = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "ml_collections", "jaxgen")
 
@@ -214,11 +216,13 @@ def run_training(
     compiler_options: dict[str, Any] | None = None,
     num_devices: int | None = None,
     checkpoint_every: int = 1000,
+    checkpoint_every_minutes: float | None = 10.0,
     keep_checkpoints: int = 3,
     hooks: Sequence[Hook] = (),
     description: str = "train",
     progress: bool = True,
     resume: bool = True,
+    allow_config_change: bool = False,
 ) -> tuple[dict[str, Any], TrainState]:
   """Trains ``models`` in ``workdir``, resuming from its newest checkpoint.
 
@@ -253,20 +257,29 @@ def run_training(
       must divide by it.
     checkpoint_every: save when a chunk crosses a multiple of this many
       steps (and at the end, and on SIGINT/SIGTERM).
+    checkpoint_every_minutes: also save after a chunk that ends this many
+      minutes of wall time after the last save, so that a killed run never
+      loses more than that; ``None`` to save by steps only.
     keep_checkpoints: how many of the newest checkpoints to keep.
     hooks: ``hook(state, step, metrics)`` after every chunk (after the
       checkpoint hook).
     description: label of the progress bar.
     progress: show the progress bar.
     resume: continue from ``workdir/checkpoints`` when it holds a checkpoint
-      (otherwise a checkpoint there is an error, to avoid mixing runs).
+      (otherwise a checkpoint there is an error, to avoid mixing runs). A
+      corrupt newest checkpoint is reported in one line and the newest intact
+      one is used; the corrupt ones are moved to ``corrupt_checkpoints/``.
+    allow_config_change: resume even though ``config`` differs from the
+      run's ``config.json`` (beyond its length and reporting settings); every
+      config is kept in ``config_history.jsonl``.
 
   Returns:
     ``(graphdefs, state)`` at ``num_steps``.
 
   Raises:
-    ValueError: bad arguments (before any compute), or a checkpoint that
-      does not fit the run.
+    ValueError: bad arguments (before any compute), a workdir of another
+      model family or config, or a checkpoint that does not fit the run.
+    WorkdirInUseError: another live process is training in ``workdir``.
     NonFiniteError: a loss or gradient became non-finite; the last good
       checkpoint is kept and the message names the step and the term.
     TrainingInterrupted: SIGINT/SIGTERM; a checkpoint of the last completed
@@ -289,39 +302,82 @@ def run_training(
     dp.check_batch(shape)
   workdir = os.path.abspath(os.fspath(workdir))
   os.makedirs(workdir, exist_ok=True)
+  with WorkdirLock(workdir):
+    return _run_locked(
+        workdir=workdir, config=config, models=models, optimizers=optimizers, updates=updates, streams=streams,
+        dp=dp, num_steps=num_steps, seed=seed, data_seed=data_seed, aux=aux, ema_networks=ema_networks,
+        ema_decay=ema_decay, skip_nonfinite=skip_nonfinite, steps_per_call=steps_per_call,
+        unroll_steps=unroll_steps, compiler_options=compiler_options, checkpoint_every=checkpoint_every,
+        checkpoint_every_minutes=checkpoint_every_minutes, keep_checkpoints=keep_checkpoints, hooks=hooks,
+        description=description, progress=progress, resume=resume, allow_config_change=allow_config_change,
+    )
+
+
+def _note(message: str) -> None:
+  print(message, file=sys.stderr, flush=True)
+
+
+def _restore_or_start(manager, template, *, workdir, num_steps, data_seed, resume):
+  """The state to continue from: the newest intact checkpoint, or ``template`` at step 0."""
+  ckpt_dir, metrics_path = manager.directory, os.path.join(workdir, "metrics.jsonl")
+  latest = manager.latest_step()
+  if latest is None:
+    kept = set_aside(metrics_path)
+    if kept is not None:
+      _note(f"No checkpoint in {ckpt_dir}: starting from step 0 (the earlier metrics.jsonl is kept as "
+            f"{os.path.basename(kept)}).")
+    return template
+  if not resume:
+    raise ValueError(
+        f"{ckpt_dir} already holds a checkpoint (step {latest}) and resume=False: "
+        "use a new workdir, delete the checkpoints, or resume."
+    )
+  if latest > num_steps:
+    raise ValueError(
+        f"the checkpoint in {ckpt_dir} is at step {latest}, past num_steps={num_steps}: "
+        "raise num_steps or use a new workdir."
+    )
+
+  def read(step):
+    info = manager.info(step)
+    if info.get("data_seed") is not None and info["data_seed"] != data_seed:
+      raise ValueError(
+          f"the checkpoint in {ckpt_dir} was written by a run with another seed: "
+          "resume with the original seed or use a new workdir."
+      )
+    return manager.restore(template, step=step)
+
+  try:
+    step, state = manager.newest_intact(read, log=_note)
+  except ckpt.CorruptCheckpointError as e:
+    raise ValueError(str(e)) from None
+  # Damaged checkpoints newer than the one restored go aside: the run will save those steps again.
+  for bad in (s for s in manager.all_steps() if s > step):
+    aside = os.path.join(workdir, "corrupt_checkpoints")
+    os.makedirs(aside, exist_ok=True)
+    os.replace(os.path.join(ckpt_dir, str(bad)), os.path.join(aside, str(bad)))
+    _note(f"Moved the corrupt checkpoint {bad} to {aside}.")
+  _truncate_metrics(metrics_path, step)
+  _note(f"Resuming from step {step} of {num_steps} ({ckpt_dir}).")
+  return state
+
+
+def _run_locked(*, workdir, config, models, optimizers, updates, streams, dp, num_steps, seed, data_seed, aux,
+                ema_networks, ema_decay, skip_nonfinite, steps_per_call, unroll_steps, compiler_options,
+                checkpoint_every, checkpoint_every_minutes, keep_checkpoints, hooks, description, progress,
+                resume, allow_config_change):
   ckpt_dir = os.path.join(workdir, "checkpoints")
   metrics_path = os.path.join(workdir, "metrics.jsonl")
-
+  config_dict = config_to_dict(config)
+  check_config_change(workdir, config_dict, allow_change=allow_config_change)
   graphdefs, state = init_train_state(
       models, optimizers, jax.random.key(int(seed)), ema_networks=tuple(ema_networks), aux=aux
   )
   manager = ckpt.CheckpointManager(ckpt_dir, max_to_keep=keep_checkpoints)
   try:
-    latest = manager.latest_step()
-    if latest is not None:
-      if not resume:
-        raise ValueError(
-            f"{ckpt_dir} already holds a checkpoint (step {latest}) and resume=False: "
-            "use a new workdir, delete the checkpoints, or resume."
-        )
-      info = manager.info(latest)
-      if info.get("data_seed") is not None and info["data_seed"] != data_seed:
-        raise ValueError(
-            f"the checkpoint in {ckpt_dir} was written by a run with another seed: "
-            "resume with the original seed or use a new workdir."
-        )
-      if latest > num_steps:
-        raise ValueError(
-            f"the checkpoint in {ckpt_dir} is at step {latest}, past num_steps={num_steps}: "
-            "raise num_steps or use a new workdir."
-        )
-      state = manager.restore(state, step=latest)
-      _truncate_metrics(metrics_path, latest)
-      print(f"Resuming from step {latest} of {num_steps} ({ckpt_dir}).", file=sys.stderr, flush=True)
-    else:
-      _truncate_metrics(metrics_path, 0)
-
-    _write_json(os.path.join(workdir, "config.json"), config_to_dict(config))
+    state = _restore_or_start(manager, state, workdir=workdir, num_steps=num_steps, data_seed=data_seed,
+                              resume=resume)
+    _write_json(os.path.join(workdir, "config.json"), config_dict)
     _write_json(os.path.join(workdir, "versions.json"), library_versions())
 
     step_fn = make_train_step(graphdefs, optimizers, updates, ema_decay=ema_decay, skip_nonfinite=skip_nonfinite)
@@ -331,14 +387,17 @@ def run_training(
     state = dp.put_state(state)
 
     stopper = _Stopper()
-    last_saved = {"step": int(state.step)}
+    last_saved = {"step": int(state.step), "time": time.monotonic()}
 
     def save(s):
       manager.save(s, data_seed=data_seed)
-      last_saved["step"] = int(s.step)
+      last_saved.update(step=int(s.step), time=time.monotonic())
 
     def checkpoint_hook(s, step, _metrics):
-      if step // checkpoint_every > last_saved["step"] // checkpoint_every or step >= num_steps:
+      due = step // checkpoint_every > last_saved["step"] // checkpoint_every or step >= num_steps
+      if checkpoint_every_minutes is not None:
+        due = due or time.monotonic() - last_saved["time"] >= 60.0 * checkpoint_every_minutes
+      if due:
         save(s)
 
     # Last, so that the caller's hooks have seen the chunk (and may have sent the signal).
