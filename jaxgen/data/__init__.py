@@ -1,17 +1,14 @@
-"""Datasets as in-memory float32 image arrays, and their batching.
+"""Datasets as in-memory float32 image arrays.
 
 `load_dataset(name, data_dir=...)` returns an `ImageDataset`, and so do
 `load_image_folder` (a folder of images, one sub-folder per class); the image
 translation layouts of pytorch-CycleGAN-and-pix2pix come from
 `load_unpaired_folder` (trainA/trainB) and `load_paired_folder` (A|B side by
-side) as {"a": source, "b": target}. Batches come from
-`shuffle_batches` (on device, inside `jax.lax.scan`) or `iterate_batches`
-(host loops), both deterministic given a PRNG key.
+side) as {"a": source, "b": target}. Batches are drawn by the training core
+(`jaxgen.train`: step-indexed, resumable orders of named streams).
 """
 
-from jaxgen.data._batching import epoch_batch_indices
-from jaxgen.data._batching import iterate_batches
-from jaxgen.data._batching import shuffle_batches
+from jaxgen.data._binarize import binarize_seeded
 from jaxgen.data._binarize import binarize_static
 from jaxgen.data._dataset import BINARIZATIONS
 from jaxgen.data._dataset import DatasetNotFoundError
@@ -35,16 +32,14 @@ __all__ = [
     "DatasetNotFoundError",
     "IMAGE_EXTENSIONS",
     "ImageDataset",
+    "binarize_seeded",
     "binarize_static",
     "check_dataset_name",
     "check_images",
-    "epoch_batch_indices",
-    "iterate_batches",
     "load_dataset",
     "load_digits",
     "load_image_folder",
     "load_paired_folder",
     "load_unpaired_folder",
     "read_idx",
-    "shuffle_batches",
 ]
