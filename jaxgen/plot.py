@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import os
+import statistics
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib
 
@@ -60,6 +61,46 @@ def save_image_grid(path, images, *, ncol: int | None = None, scale: int = 1, va
   return os.fspath(path)
 
 
+def grid_scale(image_shape: Sequence[int]) -> int:
+  """The nearest-neighbour enlargement that draws an image of height H at about 64 pixels (1 from H = 33 up)."""
+  return max(1, 64 // int(image_shape[0]))
+
+
+def save_reconstructions(path, images, reconstructions, *, ncol: int = 8, scale: int = 1) -> str:
+  """Writes rows of ``images`` ``(N, H, W, C)``, each followed by a row of their ``reconstructions``.
+
+  ``ncol`` images a row (at most N); the last ``N % ncol`` are left out so
+  that every row of originals has its row of reconstructions under it.
+  """
+  images, reconstructions = np.asarray(images), np.asarray(reconstructions)
+  if images.shape != reconstructions.shape:
+    raise ValueError(f"images {images.shape} and reconstructions {reconstructions.shape} must have the same shape")
+  ncol = min(ncol, len(images))
+  rows = []
+  for r in range(0, len(images) - len(images) % ncol, ncol):
+    rows += [images[r : r + ncol], reconstructions[r : r + ncol]]
+  return save_image_grid(path, np.concatenate(rows), ncol=ncol, scale=scale)
+
+
+def latent_grid(num_per_side: int = 15) -> np.ndarray:
+  """Codes ``(num_per_side**2, 2)`` at the N(0, 1) quantiles 0.05..0.95 of each axis.
+
+  Row-major with z_2 decreasing down the rows, so drawn as an image grid the
+  plane has its usual orientation; at quantiles, every cell covers the same
+  prior mass (Kingma & Welling 2014, Figure 4).
+  """
+  normal = statistics.NormalDist()
+  q = np.asarray([normal.inv_cdf(p) for p in np.linspace(0.05, 0.95, num_per_side)], np.float32)
+  return np.stack(np.meshgrid(q, q[::-1]), axis=-1).reshape(-1, 2)
+
+
+def save_latent_manifold(path, decode: Callable[[np.ndarray], np.ndarray], *, num_per_side: int = 15,
+                         scale: int = 1) -> str:
+  """Writes ``decode(z)`` (images ``(n, H, W, C)`` in [0, 1]) over :func:`latent_grid`: the learned 2-D manifold."""
+  images = np.asarray(decode(latent_grid(num_per_side)))
+  return save_image_grid(path, images, ncol=num_per_side, scale=scale)
+
+
 def save_loss_curves(
     path, records: Sequence[Mapping], keys: Sequence[str], *, title: str = "", x: str = "step", logy: bool = False
 ) -> str:
@@ -101,6 +142,44 @@ def save_scatter(path, points: Mapping[str, np.ndarray], *, title: str = "", lim
   if title:
     ax.set_title(title)
   ax.legend(loc="upper right", markerscale=3)
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
+  fig.savefig(path)
+  plt.close(fig)
+  return os.fspath(path)
+
+
+def save_histogram(path, samples: Mapping[str, np.ndarray], *, title: str = "", bins: int = 100) -> str:
+  """Overlaid density histograms of named 1-D sample sets, each ``(N,)`` or ``(N, 1)``, on shared bins.
+
+  Non-finite values (a diverged generator's) are left out with a warning, as
+  :func:`image_grid` does for pixels, instead of failing the bin range.
+  """
+  sets = {}
+  for name, values in samples.items():
+    values = np.asarray(values, dtype=np.float64)
+    if not (values.ndim == 1 or (values.ndim == 2 and values.shape[1] == 1)):
+      raise ValueError(f"save_histogram needs 1-D samples (N,) or (N, 1), got shape {values.shape} for {name!r}")
+    values = values.reshape(-1)
+    finite = np.isfinite(values)
+    if not finite.all():
+      warnings.warn(
+          f"save_histogram: {int((~finite).sum())} of {len(values)} {name!r} values are not finite (left out)",
+          RuntimeWarning,
+          stacklevel=2,
+      )
+    sets[name] = values[finite]
+  pooled = np.concatenate([np.zeros(0), *sets.values()])
+  # One set of edges for every set, so the bars of different sets compare.
+  edges = np.histogram_bin_edges(pooled, bins=bins) if pooled.size else np.linspace(-1.0, 1.0, bins + 1)
+  fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+  for name, values in sets.items():
+    ax.hist(values, bins=edges, density=values.size > 0, alpha=0.5, label=f"{name} ({values.size})")
+  ax.set_xlabel("x")
+  ax.set_ylabel("density")
+  if title:
+    ax.set_title(title)
+  ax.legend(loc="upper right")
   fig.tight_layout()
   os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
   fig.savefig(path)

@@ -7,7 +7,8 @@ The networks are restored by :func:`jaxgen.train.restore_models` (rebuilt
 from ``RUN/config.json`` through the model registry, with their parameters,
 other state and EMA weights read from the checkpoint). Samples are drawn
 ``--batch_size`` at a time with the family's registered ``sample`` function;
-images (N, H, W, C) go to a PNG grid, 2-D points to a scatter plot. With
+images (N, H, W, C) go to a PNG grid, 2-D points to a scatter plot, 1-D
+points (N, 1) (e.g. ``gan_1d``) to a histogram. With
 ``--save_npy`` every sample is written to a memory-mapped ``.npy``, so a large
 ``--num`` needs memory for one batch and the grid only.
 """
@@ -74,13 +75,15 @@ def draw_samples(
 
 
 def save_samples_figure(path: str, samples: np.ndarray, *, title: str = "") -> str:
-  """A PNG grid for images (N, H, W, C) or a scatter plot for points (N, 2)."""
+  """A PNG grid for images (N, H, W, C), a scatter plot for points (N, 2), a histogram for points (N, 1) or (N,)."""
   if samples.ndim == 4:
     return plot.save_image_grid(path, np.clip(samples, 0.0, 1.0), ncol=math.ceil(math.sqrt(len(samples))))
   if samples.ndim == 2 and samples.shape[1] == 2:
     return plot.save_scatter(path, {"samples": samples}, title=title)
+  if samples.ndim == 1 or (samples.ndim == 2 and samples.shape[1] == 1):
+    return plot.save_histogram(path, {"samples": samples}, title=title)
   raise SampleError(
-      f"samples of shape {samples.shape} are neither images (N, H, W, C) nor 2-D points (N, 2): use --save_npy"
+      f"samples of shape {samples.shape} are neither images (N, H, W, C) nor points (N, 2) or (N, 1): use --save_npy"
   )
 
 

@@ -8,7 +8,6 @@ import optax
 import pytest
 from flax import nnx
 
-from jaxgen import checkpoint
 from jaxgen import train
 
 
@@ -34,6 +33,11 @@ _KNOWN = {"known_models": ["dcgan", "gan_mlp", "vae"], "known_datasets": ["digit
         ({"train": {"ema_decay": 1.0}}, r"config.train.ema_decay must lie in \[0, 1\)"),
         ({"model": {"input_keep": 0.0}}, r"config.model.input_keep is a keep probability and must lie in \(0, 1\]"),
         ({"train": {"momentum_init": 1.5}}, r"config.train.momentum_init must lie in \[0, 1\]"),
+        ({"train": {"num_epochs": 0}}, r"config.train.num_epochs must hold integers >= 1, got 0"),
+        ({"train": {"num_devices": 0}}, r"config.train.num_devices must hold integers >= 1"),
+        ({"train": {"momentum_saturate_steps": -1}}, r"config.train.momentum_saturate_steps must hold integers >= 1"),
+        ({"eval": {"iwae_batch_size": 0}}, r"config.eval.iwae_batch_size must hold integers >= 1"),
+        ({"eval": {"every": 0}}, r"config.eval.every must hold integers >= 1"),
     ],
 )
 def test_config_errors(config, match):
@@ -64,6 +68,29 @@ def test_good_config_passes_and_placeholders_are_skipped():
   train.check_config(config, dataset_size=100, **_KNOWN)
 
 
+def test_unset_placeholders_pass():
+  # num_steps None: the run counts its steps from num_epochs; num_devices None: every accelerator.
+  train.check_config({"train": {"num_steps": None, "num_epochs": 3, "num_devices": None, "ema_decay": None}})
+
+
+def test_model_section_is_read_as_the_family_reads_it():
+  good = {"model": {"name": "conv_vae", "image_shape": (8, 8, 1), "channels": (4, 8), "hidden_dim": None}}
+  train.check_config(good)
+  with pytest.raises(ValueError, match=r"config.model has unknown keys \['hiden_dim'\] for 'vae'") as info:
+    train.check_config({"model": {"name": "vae", "hiden_dim": 3}})
+  _one_line(info)
+  with pytest.raises(ValueError, match=r"divisible by 2 \*\* len\(channels\) = 4") as info:
+    train.check_config({"model": {"name": "conv_vae", "image_shape": (6, 6, 1), "channels": (4, 8)}})
+  _one_line(info)
+
+
+def test_known_names_of_other_fields():
+  known = {"train.optimizer": ("adam", "sgd")}
+  train.check_config({"train": {"optimizer": "sgd"}}, known=known)
+  with pytest.raises(ValueError, match=r"unknown value 'adma' in config.train.optimizer. Did you mean 'adam'\?"):
+    train.check_config({"train": {"optimizer": "adma"}}, known=known)
+
+
 @pytest.mark.parametrize(
     "x, kwargs, match",
     [
@@ -91,8 +118,8 @@ def test_good_data_passes():
   train.check_data(np.random.default_rng(0).normal(size=(10, 2)).astype(np.float32), image_shape=(2,))
 
 
-def _objective(models, batch, key):
-  loss = (models["net"](batch["x"]) ** 2).mean()
+def _objective(models, ctx):
+  loss = (models["net"](ctx.batch["x"]) ** 2).mean()
   return loss, {}
 
 
@@ -125,10 +152,11 @@ def _args(workdir, **overrides):
         ({"ema_networks": ("net",)}, r"ema_networks \('net',\) need an ema_decay"),
         ({"ema_decay": 1.5}, r"ema_decay must be in \[0, 1\)"),
         ({"optimizers": {"nte": optax.sgd(0.1)}}, r"optimizer given for unknown network 'nte'"),
-        ({"data": {"x": np.zeros((10, 2)), "y": np.zeros(9)}}, r"same leading \(example\) axis"),
+        # Paired arrays share one stream's order, so they need one length (separate streams need not).
+        ({"data": {"x": {"x": np.zeros((10, 2)), "y": np.zeros(9)}}}, r"same leading \(example\) axis"),
         ({"updates": []}, r"updates is empty"),
         ({"data": {"x": np.array([[0.0, 1.0]] * 9 + [[0.0, np.nan]], np.float32)}},
-         r"data\['x'\] holds 1 NaN or infinite value\(s\) \(first at index \(9, 1\)\): clean or drop"),
+         r"data stream 'x' holds 1 NaN or infinite value\(s\) \(first at index \(9, 1\)\): clean or drop"),
     ],
 )
 def test_run_training_argument_errors_before_any_compute(tmp_path, overrides, match):
@@ -141,8 +169,8 @@ def test_run_training_argument_errors_before_any_compute(tmp_path, overrides, ma
 def test_resume_refuses_another_seed_and_resume_false(tmp_path):
   _, state = train.init_train_state({"net": nnx.Linear(2, 2, rngs=nnx.Rngs(0))}, {"net": optax.sgd(0.1)},
                                     jax.random.key(1))
-  checkpoint.save_checkpoint(tmp_path / "checkpoints", state.replace(step=state.step + 2),
-                             data_seed=train.data_seed_of(1))
+  with train.CheckpointManager(tmp_path / "checkpoints") as manager:
+    manager.save(state.replace(step=state.step + 2), data_seed=train.data_seed_of(1))
   with pytest.raises(ValueError, match="written by a run with another seed") as info:
     train.run_training(**_args(tmp_path, seed=2))
   _one_line(info)

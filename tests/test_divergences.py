@@ -320,3 +320,88 @@ def test_jit_and_vmap(fn):
   eager = fn(a, b)
   chex.assert_trees_all_close(jax.jit(fn)(a, b), eager, rtol=1e-6)
   chex.assert_trees_all_close(jax.vmap(fn)(a, b), eager, rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- refused input
+
+
+def _one_line_error(fn, *args, **kwargs):
+  """The ValueError message of fn(*args, **kwargs), asserted to be one line."""
+  with pytest.raises(ValueError) as info:
+    fn(*args, **kwargs)
+  message = str(info.value)
+  assert "\n" not in message and message
+  return message
+
+
+_UNIFORM = jnp.log(jnp.full((3, 4), 0.25))
+
+
+@pytest.mark.parametrize("fn", [kl_divergence, js_divergence], ids=lambda f: f.__name__)
+def test_kl_and_js_shape_mismatch_is_named(fn):
+  message = _one_line_error(fn, _UNIFORM, _UNIFORM[:, :3])
+  assert message == f"{fn.__name__}: log_p (3, 4) and log_q (3, 3) must have the same shape."
+  # Transposed inputs would otherwise broadcast or fail deep inside jnp.
+  assert "must have the same shape" in _one_line_error(fn, _UNIFORM, _UNIFORM.T)
+
+
+@pytest.mark.parametrize("fn", [kl_divergence, js_divergence], ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "axis, expected",
+    [
+        (2, "axis 2 is out of range for log_p of shape (3, 4); pass axes in [-2, 1] or None."),
+        (-3, "axis -3 is out of range"),
+        ((0, 2), "axis (0, 2) is out of range"),
+        ((1, -1), "axis (1, -1) names an axis of log_p (3, 4) twice."),
+        (1.0, "axis 1.0 must be None, an int or a sequence of ints."),
+        (True, "must be None, an int or a sequence of ints"),
+        ("0", "must be None, an int or a sequence of ints"),
+    ],
+)
+def test_kl_and_js_invalid_axis_is_named(fn, axis, expected):
+  message = _one_line_error(fn, _UNIFORM, _UNIFORM, axis=axis)
+  assert message.startswith(f"{fn.__name__}: ") and expected in message
+
+
+@pytest.mark.parametrize("fn", [kl_divergence, js_divergence], ids=lambda f: f.__name__)
+def test_kl_and_js_scalar_needs_axis_none(fn):
+  assert "pass axis=None" in _one_line_error(fn, jnp.float32(0.0), jnp.float32(0.0))
+  assert fn(jnp.float32(0.0), jnp.float32(0.0), axis=None) == 0.0
+
+
+@pytest.mark.parametrize("fn", [kl_divergence, js_divergence], ids=lambda f: f.__name__)
+def test_kl_and_js_every_valid_axis_form_still_works(fn):
+  rng = np.random.default_rng(12)
+  p, q = _batch(rng, 3, 4), _batch(rng, 3, 4)
+  chex.assert_trees_all_equal(fn(p.T, q.T, axis=np.int64(0)), fn(p, q, axis=-1))
+  chex.assert_trees_all_equal(fn(p, q, axis=[0, 1]), fn(p, q, axis=(0, 1)), fn(p, q, axis=None))
+  chex.assert_shape(fn(p, q, axis=()), (3, 4))
+
+
+@pytest.mark.parametrize(
+    "call, expected",
+    [
+        (lambda: kl_divergence(jnp.zeros(3, jnp.int32), jnp.zeros(3)),
+         "kl_divergence: log_p has integer dtype int32: pass float log-probabilities"),
+        (lambda: kl_divergence(jnp.zeros(3), jnp.zeros(3, jnp.int32)), "log_q has integer dtype int32"),
+        (lambda: js_divergence(jnp.zeros(3, jnp.uint8), jnp.zeros(3)), "js_divergence: log_p has integer dtype uint8"),
+        (lambda: js_divergence(jnp.zeros(3), jnp.zeros(3, bool)), "log_q has dtype bool"),
+        (lambda: gaussian_kl(jnp.zeros(3, jnp.int32), jnp.zeros(3)), "gaussian_kl: mean has integer dtype int32"),
+        (lambda: gaussian_kl(jnp.zeros(3), jnp.zeros(3, jnp.int32)), "logvar has integer dtype int32"),
+        (lambda: gaussian_kl(jnp.zeros(3), jnp.zeros(3), np.zeros(3, np.int64)), "prior_mean has integer dtype"),
+        (lambda: gaussian_kl(jnp.zeros(3), jnp.zeros(3), 0.0, np.zeros(3, np.int64)), "prior_logvar has integer dtype"),
+        (lambda: monte_carlo_kl(jnp.zeros(3, jnp.int32), jnp.zeros(3)), "log_p_samples has integer dtype int32"),
+        (lambda: monte_carlo_kl(jnp.zeros(3), jnp.zeros(3, jnp.int32)), "log_q_samples has integer dtype int32"),
+    ],
+)
+def test_integer_arrays_are_refused_in_one_line(call, expected):
+  assert expected in _one_line_error(call)
+
+
+def test_integer_inputs_are_refused_under_jit():
+  assert "log_p has integer dtype int32" in _one_line_error(jax.jit(kl_divergence), jnp.zeros(3, jnp.int32), jnp.zeros(3))
+
+
+def test_gaussian_kl_python_number_priors_are_still_welcome():
+  mean, logvar = jnp.asarray([0.5, -1.0]), jnp.asarray([0.1, 0.2])
+  chex.assert_trees_all_equal(gaussian_kl(mean, logvar, 1, 0), gaussian_kl(mean, logvar, 1.0, 0.0))

@@ -137,3 +137,32 @@ def test_jit_and_vmap():
   lw = jnp.asarray(rng.normal(size=(4, 6)), jnp.float32)
   chex.assert_trees_all_close(jax.jit(iwae_bound)(lw), iwae_bound(lw), rtol=1e-6)
   chex.assert_trees_all_close(jax.vmap(iwae_bound)(lw), iwae_bound(lw), rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- refused input
+
+
+def _one_line_error(fn, *args, **kwargs):
+  """The ValueError message of fn(*args, **kwargs), asserted to be one line."""
+  with pytest.raises(ValueError) as info:
+    fn(*args, **kwargs)
+  message = str(info.value)
+  assert "\n" not in message and message
+  return message
+
+
+@pytest.mark.parametrize(
+    "call, expected",
+    [
+        (lambda: elbo(jnp.zeros(4, jnp.int32), jnp.zeros((4, 2)), jnp.zeros((4, 2))),
+         "elbo: log_likelihood has integer dtype int32: pass float log-likelihoods."),
+        (lambda: elbo(jnp.zeros(4), jnp.zeros((4, 2), jnp.int32), jnp.zeros((4, 2))),
+         "elbo: mean has integer dtype int32"),
+        (lambda: elbo(jnp.zeros(4), jnp.zeros((4, 2)), jnp.zeros((4, 2), jnp.uint8)),
+         "elbo: logvar has integer dtype uint8"),
+        (lambda: iwae_bound(jnp.zeros((4, 3), jnp.int32)), "iwae_bound: log_weights has integer dtype int32"),
+        (lambda: jax.jit(iwae_bound)(jnp.zeros((4, 3), jnp.int32)), "iwae_bound: log_weights has integer dtype"),
+    ],
+)
+def test_integer_arrays_are_refused_in_one_line(call, expected):
+  assert expected in _one_line_error(call)

@@ -276,3 +276,37 @@ def test_jit_and_vmap(fn):
   eager = fn(*args)
   chex.assert_trees_all_close(jax.jit(fn)(*args), eager, rtol=1e-6)
   chex.assert_trees_all_close(jax.vmap(fn)(*args), eager, rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- refused input
+
+
+def _one_line_error(fn, *args, **kwargs):
+  """The ValueError message of fn(*args, **kwargs), asserted to be one line."""
+  with pytest.raises(ValueError) as info:
+    fn(*args, **kwargs)
+  message = str(info.value)
+  assert "\n" not in message and message
+  return message
+
+
+_ARG_NAMES = {
+    optimal_discriminator: ("log_p_data", "log_p_g"),
+    optimal_discriminator_logit: ("log_p_data", "log_p_g"),
+    gan_value_from_densities: ("log_p_data", "log_p_g", "logits"),
+}
+
+
+@pytest.mark.parametrize("dtype", [jnp.int32, jnp.uint8, jnp.bool_], ids=["int32", "uint8", "bool"])
+@pytest.mark.parametrize("fn", _PAIRED + _SINGLE + [gan_value_from_densities], ids=lambda f: f.__name__)
+def test_non_float_inputs_are_refused_in_one_line(fn, dtype):
+  names = _ARG_NAMES.get(fn, ("fake_logits",) if fn in _SINGLE else ("real_logits", "fake_logits"))
+  for i, name in enumerate(names):
+    args = [jnp.zeros(5) for _ in names]
+    args[i] = jnp.zeros(5, dtype)
+    for f in (fn, jax.jit(fn)):
+      message = _one_line_error(f, *args)
+      assert message.startswith(f"{fn.__name__}: {name} has ")
+      assert f"dtype {jnp.dtype(dtype).name}: pass float" in message
+      if dtype != jnp.bool_:
+        assert "integer dtype" in message

@@ -10,8 +10,8 @@ import pytest
 from flax import nnx
 
 from jaxgen import train
-from jaxgen.models._registry import build_models
-from jaxgen.models.vae_objectives import autoencoder_objective, negative_elbo_objective
+from jaxgen.models import build_models
+from jaxgen.objectives import autoencoder_objective, negative_elbo_objective
 
 # Tiny members of every family, all on 8x8 images (or 2-D points).
 FAMILIES = {

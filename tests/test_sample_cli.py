@@ -12,10 +12,9 @@ import numpy as np
 import optax
 from flax import nnx
 
-from jaxgen import checkpoint
 from jaxgen import sample
 from jaxgen import train
-from jaxgen.models import _registry
+from jaxgen.models import register_model
 
 
 class _Generator(nnx.Module):
@@ -45,8 +44,8 @@ def _sample_points(models, key, num, config):
   return np.asarray(models["net"](jax.random.normal(key, (num, 2))))
 
 
-_registry.register_model("test_sample_images", _build_images, _sample_images, sample_network="generator")
-_registry.register_model("test_sample_points", _build_points, _sample_points)
+register_model("test_sample_images", _build_images, _sample_images)
+register_model("test_sample_points", _build_points, _sample_points)
 _IMAGES_CONFIG = {"model": {"name": "test_sample_images", "latent_dim": 3}}
 
 
@@ -57,24 +56,26 @@ def _image_run(workdir):
   graphdefs, state = train.init_train_state(models, opts, jax.random.key(0), ema_networks=("generator",))
   rng = np.random.default_rng(0)
   shift = lambda x: x + jnp.asarray(rng.normal(size=x.shape), x.dtype)
+  # BatchNorm statistics that sampling must use; shifted up so the variances stay positive.
+  shift_up = lambda x: x + jnp.abs(jnp.asarray(rng.normal(size=x.shape), x.dtype))
   state = state.replace(
       step=jnp.asarray(6, jnp.int32),
       params=jax.tree.map(shift, state.params),
-      # BatchNorm statistics that sampling must use; shifted up so the variances stay positive.
-      rest=jax.tree.map(lambda x: x + jnp.abs(jnp.asarray(rng.normal(size=x.shape), x.dtype)), state.rest),
-      ema=jax.tree.map(shift, state.ema),
+      rest=jax.tree.map(shift_up, state.rest),
+      ema={"generator": {"params": jax.tree.map(shift, state.ema["generator"]["params"]),
+                         "rest": jax.tree.map(shift_up, state.ema["generator"]["rest"])}},
   )
   os.makedirs(workdir)
   with open(os.path.join(workdir, "config.json"), "w") as f:
     json.dump(_IMAGES_CONFIG, f)
-  checkpoint.save_checkpoint(os.path.join(workdir, "checkpoints"), state)
+  with train.CheckpointManager(os.path.join(workdir, "checkpoints")) as manager:
+    manager.save(state)
   return graphdefs, state
 
 
 def _reference(graphdefs, state, *, num, seed, batch_size, use_ema):
   """Samples drawn directly from the saved state, batch i with fold_in(key(seed), i)."""
-  params = state.ema["generator"] if use_ema else state.params["generator"]
-  g = nnx.merge(graphdefs["generator"], params, state.rest["generator"])
+  g = train.merge_models(graphdefs, state, use_ema=use_ema)["generator"]
   key = jax.random.key(seed)
   out = []
   for i, start in enumerate(range(0, num, batch_size)):
@@ -101,8 +102,9 @@ def test_samples_images_with_ema_in_batches(tmp_path):
 
 
 def test_samples_points_from_a_trained_run(tmp_path):
-  def objective(models, batch, key):
-    loss = jnp.mean((models["net"](batch["x"]) - batch["x"]) ** 2)
+  def objective(models, ctx):
+    x = ctx.batch["x"]
+    loss = jnp.mean((models["net"](x) - x) ** 2)
     return loss, {}
 
   train.run_training(
@@ -113,7 +115,7 @@ def test_samples_points_from_a_trained_run(tmp_path):
   )
   assert sample.main(["--workdir", str(tmp_path), "--num", "50", "--out", str(tmp_path / "scatter.png")]) == 0
   assert (tmp_path / "scatter.png").stat().st_size > 0
-  models, config, step = sample.load_models(tmp_path)
+  models, config, step = train.restore_models(tmp_path)
   assert step == 2 and config.model.name == "test_sample_points"
 
 

@@ -19,10 +19,11 @@ Presets (``--config=experiments/autoencoder/config.py:<preset>``):
     epoch on 2 CPU cores (measured).
 
 The loss is the mean squared error between the image and the Sigmoid output
-(``loss="mse"``): the autoencoder is not a probabilistic model, so nothing
-asks for a likelihood, and MSE is what the chapter's loss curve plots.
-``loss="bce"`` (cross-entropy from the pre-sigmoid outputs) is the choice
-that matches the VAE's Bernoulli decoder.
+(``train.loss="mse"``): the autoencoder is not a probabilistic model, so
+nothing asks for a likelihood, and MSE is what the chapter's loss curve plots.
+``--config.train.loss=bce`` (cross-entropy from the pre-sigmoid outputs) is
+the choice that matches the VAE's Bernoulli decoder;
+``--config.train.optimizer=sgd`` trains with SGD and ``train.momentum``.
 """
 
 import ml_collections
@@ -35,24 +36,51 @@ def get_config(preset: str = "digits") -> ml_collections.ConfigDict:
   preset = preset or "digits"
   if preset not in PRESETS:
     raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}.")
+  placeholder = ml_collections.config_dict.placeholder
   config = ml_collections.ConfigDict()
-  config.dataset = "digits"
-  config.model = ml_collections.ConfigDict(
-      dict(name="autoencoder", image_shape=(8, 8, 1), hidden_dim=256, latent_dim=20, compute_dtype="float32")
-  )
-  config.loss = "mse"
-  config.optimizer = ml_collections.ConfigDict(dict(name="adam", learning_rate=1e-3, momentum=0.9))
-  config.batch_size = 64
-  config.num_epochs = 100
-  config.num_steps = 0  # > 0 overrides num_epochs (smoke tests).
   config.seed = 0
-  config.steps_per_call = 23
-  config.checkpoint_every = 100_000
-  config.num_images = 64
+  # Resume a run whose config changed (beyond its length and reporting); recorded in config_history.jsonl.
+  config.allow_config_change = False
+
+  config.data = ml_collections.ConfigDict()
+  config.data.name = "digits"
+  config.data.data_dir = placeholder(str)
+  config.data.binarize = "none"
+
+  config.model = ml_collections.ConfigDict()
+  config.model.name = "autoencoder"
+  config.model.image_shape = (8, 8, 1)
+  config.model.hidden_dim = 256
+  config.model.latent_dim = 20
+  # 'bfloat16': layers compute in bfloat16; parameters, losses and checkpoints stay float32.
+  config.model.compute_dtype = "float32"
+
+  config.train = ml_collections.ConfigDict()
+  config.train.loss = "mse"  # or "bce"
+  config.train.batch_size = 64
+  config.train.num_steps = placeholder(int)  # None: num_epochs epochs (set it for smoke tests).
+  config.train.num_epochs = 100
+  config.train.optimizer = "adam"  # or "sgd"
+  config.train.learning_rate = 1e-3
+  config.train.b1 = 0.9
+  config.train.b2 = 0.999
+  config.train.eps = 1e-8
+  config.train.momentum = 0.9  # sgd's
+  config.train.schedule = "constant"
+  config.train.ema_decay = placeholder(float)
+  config.train.steps_per_call = 23
+  config.train.unroll_steps = False
+  config.train.checkpoint_every = 100_000
+  config.train.checkpoint_every_minutes = 10.0  # also save after this much wall time
+  config.train.num_devices = placeholder(int)
+
+  config.eval = ml_collections.ConfigDict()
+  config.eval.num_images = 64
+  config.eval.use_ema = True
   if preset == "mnist":
-    config.dataset = "mnist"
+    config.data.name = "mnist"
     config.model.image_shape = (28, 28, 1)
-    config.batch_size = 128
-    config.num_epochs = 10
-    config.steps_per_call = 117  # four points per epoch on the loss curve
+    config.train.batch_size = 128
+    config.train.num_epochs = 10
+    config.train.steps_per_call = 117  # four points per epoch on the loss curve
   return config

@@ -7,19 +7,19 @@ Run (from the repository root):
 
   # MNIST 28x28 (IDX .gz files in DATA_DIR, or tfds)
   python -m experiments.dcgan.main --workdir=/tmp/dcgan_mnist \
-      --config=experiments/dcgan/config.py:mnist --config.data.data_dir=DATA_DIR
+      --config=experiments/dcgan/config.py:mnist --data_dir=DATA_DIR
 
   # CIFAR-10 32x32x3 (tfds data in DATA_DIR)
   python -m experiments.dcgan.main --workdir=/tmp/dcgan_cifar10 \
-      --config=experiments/dcgan/config.py:cifar10 --config.data.data_dir=DATA_DIR
+      --config=experiments/dcgan/config.py:cifar10 --data_dir=DATA_DIR
 
 Writes samples/step_<n>.png for one fixed latent batch every
 ``train.sample_every`` steps, samples.png at the end, metrics.jsonl,
-loss_curves.png and gan_curves.png (D(x), D(G(z))).
+loss_curves.png, gan_curves.png (D(x), D(G(z))) and summary.json.
 
 Training as in Section 4 of the paper: batch 128, Adam lr 2e-4 with beta1 0.5
-for both networks, weights from N(0, 0.02), images scaled to [-1, 1] (tanh
-output). The generator uses the non-saturating loss -log D(G(z)).
+(``train.b1``) for both networks, weights from N(0, 0.02), images scaled to
+[-1, 1] (tanh output). The generator uses the non-saturating loss -log D(G(z)).
 
 Measured (2 shared CPU cores, no GPU; the machine was loaded by other jobs):
 digits preset, 1,500 steps at batch 128 in 210 s (9.4 steps/s median),
@@ -45,12 +45,15 @@ def get_config(preset: str = "digits") -> ml_collections.ConfigDict:
   if preset not in _PRESETS:
     raise ValueError(f"unknown preset {preset!r}: use one of {', '.join(_PRESETS)} (--config=...config.py:mnist)")
   dataset, image_shape, features, num_steps, sample_every = _PRESETS[preset]
+  placeholder = ml_collections.config_dict.placeholder
   config = ml_collections.ConfigDict()
   config.seed = 0
+  # Resume a run whose config changed (beyond its length and reporting); recorded in config_history.jsonl.
+  config.allow_config_change = False
 
   config.data = ml_collections.ConfigDict()
   config.data.name = dataset
-  config.data.data_dir = ml_collections.config_dict.placeholder(str)
+  config.data.data_dir = placeholder(str)
 
   config.model = ml_collections.ConfigDict()
   config.model.name = "dcgan"
@@ -69,13 +72,23 @@ def get_config(preset: str = "digits") -> ml_collections.ConfigDict:
   config.train.k = 1
   config.train.batch_size = 128
   config.train.num_steps = num_steps
+  config.train.optimizer = "adam"
   config.train.learning_rate = 2e-4
-  config.train.beta1 = 0.5
-  config.train.ema_decay = ml_collections.config_dict.placeholder(float)  # e.g. 0.999
+  config.train.b1 = 0.5
+  config.train.b2 = 0.999
+  config.train.eps = 1e-8
+  config.train.schedule = "constant"
+  config.train.ema_decay = placeholder(float)  # e.g. 0.999
   # XLA's CPU backend runs convolutions several times slower inside a loop, so
   # the 28x28 and larger models unroll a few steps per dispatch instead of scanning.
   config.train.unroll_steps = preset != "digits"
   config.train.steps_per_call = 50 if preset == "digits" else 4
   config.train.checkpoint_every = 1000
+  config.train.checkpoint_every_minutes = 10.0  # also save after this much wall time
+  config.train.num_devices = placeholder(int)  # None: every local accelerator (one device on CPU)
   config.train.sample_every = sample_every
+
+  config.eval = ml_collections.ConfigDict()
+  config.eval.num_images = 64  # the sample grids
+  config.eval.use_ema = True  # when the run keeps an EMA of G
   return config

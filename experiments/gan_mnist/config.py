@@ -7,7 +7,7 @@ Run (from the repository root):
 
   # MNIST (IDX .gz files in DATA_DIR, or tfds): the paper's setting
   python -m experiments.gan_mnist.main --workdir=/tmp/gan_mnist \
-      --config=experiments/gan_mnist/config.py:mnist --config.data.data_dir=DATA_DIR
+      --config=experiments/gan_mnist/config.py:mnist --data_dir=DATA_DIR
 
 Protocol (the released code, github.com/goodfeli/adversarial: mnist.yaml and
 parzen_ll.py): train on the first 50,000 MNIST training images; draw 10,000
@@ -40,12 +40,15 @@ def get_config(preset: str = "digits") -> ml_collections.ConfigDict:
   if preset not in ("digits", "mnist"):
     raise ValueError(f"unknown preset {preset!r}: use 'digits' or 'mnist' (--config=...config.py:mnist)")
   mnist = preset == "mnist"
+  placeholder = ml_collections.config_dict.placeholder
   config = ml_collections.ConfigDict()
   config.seed = 0
+  # Resume a run whose config changed (beyond its length and reporting); recorded in config_history.jsonl.
+  config.allow_config_change = False
 
   config.data = ml_collections.ConfigDict()
   config.data.name = "mnist" if mnist else "digits"
-  config.data.data_dir = ml_collections.config_dict.placeholder(str)
+  config.data.data_dir = placeholder(str)
   # Held out from the end of the training set (MNIST: images 50,000..59,999).
   config.data.num_valid = 10_000 if mnist else 200
 
@@ -66,20 +69,26 @@ def get_config(preset: str = "digits") -> ml_collections.ConfigDict:
   config.train.k = 1
   config.train.batch_size = 100
   config.train.num_steps = 100_000 if mnist else 2_000
+  config.train.optimizer = "sgd"
   config.train.learning_rate = 0.1
-  config.train.lr_decay = 1.000004  # lr_t = lr / lr_decay**t
+  config.train.schedule = "exponential"  # lr_t = learning_rate / lr_decay**t, floored
+  config.train.lr_decay = 1.000004
   config.train.min_learning_rate = 1e-6
-  config.train.momentum_init = 0.5
+  # mnist.yaml's MomentumAdjustor: from 0.5 to 0.7, saturating at epoch 250 (500 steps per epoch).
+  config.train.momentum = 0.5
   config.train.momentum_final = 0.7
-  # mnist.yaml's MomentumAdjustor: saturate at epoch 250 (500 steps per epoch).
   config.train.momentum_saturate_steps = 250 * 500
   config.train.init_output_bias = True  # G's sigmoid bias from the data's mean image
-  config.train.ema_decay = ml_collections.config_dict.placeholder(float)  # e.g. 0.999
+  config.train.ema_decay = placeholder(float)  # e.g. 0.999
   config.train.steps_per_call = 100
+  config.train.unroll_steps = False
   config.train.checkpoint_every = 5_000 if mnist else 1_000
+  config.train.checkpoint_every_minutes = 10.0  # also save after this much wall time
+  config.train.num_devices = placeholder(int)  # None: every local accelerator (one device on CPU)
   config.train.sample_every = 2_000 if mnist else 500
 
   config.eval = ml_collections.ConfigDict()
+  config.eval.num_images = 100  # the sample grids
   config.eval.num_samples = 10_000
   config.eval.num_valid = 1_000
   config.eval.sigma_log10_start = -1.0

@@ -16,8 +16,9 @@ constrained by the data). V(G, D) of the trained D and V(G, D*) =
 
 Part 2: a 1-D MLP generator is trained against an MLP discriminator
 (non-saturating loss, one D step per G step); JSD(p_data || p_g) is measured
-every ``eval_every`` steps, with p_g a Gaussian kernel density estimate (Scott's
-bandwidth) of ``num_kde_samples`` generator samples and the JSD by quadrature.
+every ``eval_every`` steps, with p_g a Gaussian kernel density estimate
+(``jax.scipy.stats.gaussian_kde``, Scott's bandwidth) of ``num_kde_samples``
+generator samples and the JSD by quadrature.
 The same estimator applied to as many samples of p_data gives the estimator's
 floor, also reported.
 
@@ -44,8 +45,13 @@ def get_config() -> ml_collections.ConfigDict:
   config.g_std = 1.5
   config.num_data = 100_000
 
-  config.hidden = 64
-  config.num_layers = 2
+  # The tanh MLPs of jaxgen.models.gan_1d (generator and discriminator alike).
+  config.model = ml_collections.ConfigDict()
+  config.model.name = "gan_1d"
+  config.model.latent_dim = 1
+  config.model.hidden = 64
+  config.model.num_layers = 2
+
   config.batch_size = 1024
   config.learning_rate = 1e-2  # part 1; decayed to 0 (cosine)
 
@@ -57,7 +63,6 @@ def get_config() -> ml_collections.ConfigDict:
   config.num_grid = 2_001
 
   # Part 2: the generator against the discriminator.
-  config.latent_dim = 1
   config.gan_k = 1  # discriminator steps per generator step
   config.gan_steps = 6_000
   config.gan_learning_rate = 2e-4  # 5e-4 oscillates more; k = 5 with 5e-4 or 1e-3 diverged (JSD -> log 2)

@@ -7,7 +7,8 @@ Run (from the repository root):
 
   # PacGAN2 on the grid, 3 trials of 10,000 iterations
   python -m experiments.gan_toy.main --workdir=/tmp/gan_toy_grid_pac2 \
-      --config.dataset=grid --config.model.packing=2 --config.num_trials=3 --config.num_steps=10000
+      --config.data.name=grid --config.model.packing=2 --config.train.num_trials=3 \
+      --config.train.num_steps=10000
 
   # the paper's protocol: 400 epochs of 1,000 iterations, 10 trials
   python -m experiments.gan_toy.main --workdir=/tmp/gan_toy_full --config=experiments/gan_toy/config.py:full
@@ -46,10 +47,15 @@ def get_config(preset: str = "") -> ml_collections.ConfigDict:
   """Presets: "" (the quick default) and "full" (the paper's iterations and trials)."""
   if preset not in ("", "full"):
     raise ValueError(f"unknown preset {preset!r}: use '' or 'full' (--config=...config.py:full)")
+  placeholder = ml_collections.config_dict.placeholder
   config = ml_collections.ConfigDict()
-  config.seed = 0
-  config.dataset = "ring"  # or "grid"
-  config.num_train = 100_000
+  config.seed = 0  # trial t uses seed + t
+  # Resume a run whose config changed (beyond its length and reporting); recorded in config_history.jsonl.
+  config.allow_config_change = False
+
+  config.data = ml_collections.ConfigDict()
+  config.data.name = "ring"  # or "grid"
+  config.data.num_train = 100_000
 
   config.model = ml_collections.ConfigDict()
   config.model.name = "toy_gan"
@@ -65,16 +71,29 @@ def get_config(preset: str = "") -> ml_collections.ConfigDict:
   # 'bfloat16': layers compute in bfloat16; parameters, losses and checkpoints stay float32.
   config.model.compute_dtype = "float32"
 
-  config.loss = "non_saturating"
-  config.k = 1
-  config.batch_size = 100  # discriminator inputs (packs) per minibatch
-  config.learning_rate = 1e-4
-  config.beta1 = 0.8
-  config.num_steps = 400_000 if preset == "full" else 2_000
-  config.num_trials = 10 if preset == "full" else 1
-  config.steps_per_call = 500
-  config.checkpoint_every = 50_000
+  config.train = ml_collections.ConfigDict()
+  config.train.loss = "non_saturating"
+  config.train.k = 1
+  config.train.batch_size = 100  # discriminator inputs (packs) per minibatch
+  config.train.num_steps = 400_000 if preset == "full" else 2_000
+  config.train.num_trials = 10 if preset == "full" else 1
+  config.train.optimizer = "adam"
+  config.train.learning_rate = 1e-4
+  config.train.b1 = 0.8
+  config.train.b2 = 0.999
+  config.train.eps = 1e-8
+  config.train.schedule = "constant"
+  config.train.ema_decay = placeholder(float)  # e.g. 0.999
+  config.train.steps_per_call = 500
+  config.train.unroll_steps = False
+  config.train.checkpoint_every = 50_000
+  config.train.checkpoint_every_minutes = 10.0  # also save after this much wall time
+  config.train.num_devices = placeholder(int)  # None: every local accelerator (one device on CPU)
 
-  config.num_eval_samples = 2_500
-  config.hq_threshold = 3.0
+  config.eval = ml_collections.ConfigDict()
+  # mode_metrics.jsonl: every this many steps (a multiple of steps_per_call hits the step exactly).
+  config.eval.every = 500
+  config.eval.num_samples = 2_500
+  config.eval.hq_threshold = 3.0  # a point is high quality within 3 standard deviations of a mode
+  config.eval.use_ema = True  # when the run keeps an EMA of G
   return config

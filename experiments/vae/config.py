@@ -28,9 +28,10 @@ Presets:
   iwae_1layer: the one-stochastic-layer architecture of Burda et al. (2016)
     (784-200-200-50, tanh), dynamically binarized MNIST (60000 train images),
     Adam (lr 1e-3, beta1 0.9, beta2 0.999, eps 1e-4), their schedule of
-    3^i epochs at lr 1e-3 * 10^(-i/7), i < num_stages, batch 20. The paper
-    trains 8 stages (3280 epochs) and reports 86.76 nats (VAE, k = 1);
-    ``optimizer.num_stages=4`` is 40 epochs. Measured after those 40 epochs
+    3^i epochs at lr 1e-3 * 10^(-i/7), i < num_stages, batch 20; the run
+    lasts all the stages (train.num_epochs unset). The paper trains 8 stages
+    (3280 epochs) and reports 86.76 nats (VAE, k = 1);
+    ``--config.train.num_stages=4`` is 40 epochs. Measured after those 40 epochs
     (7.3 s each on 2 CPU cores; 11 s while other jobs shared them): test negative ELBO 97.77 nats,
     k = 5000 IWAE NLL 90.87 +- 0.77 on 1000 random test images:
 
@@ -45,93 +46,96 @@ import ml_collections
 PRESETS = ("digits", "binarized_mnist_flax", "iwae_1layer", "mnist")
 
 
-def base_config() -> ml_collections.ConfigDict:
-  """Fields shared by the VAE experiments (MLP and convolutional)."""
-  config = ml_collections.ConfigDict()
-  config.dataset = "digits"
-  # "none": use pixel values as they are; "static": threshold once at 0.5;
-  # "dynamic": a fresh x ~ Bernoulli(pixel) every step (the test set gets one
-  # fixed draw from eval.test_binarization_seed).
-  config.binarize = "none"
-  config.model = ml_collections.ConfigDict()
-  config.beta = 1.0
-  config.optimizer = ml_collections.ConfigDict(
-      dict(learning_rate=1e-3, b1=0.9, b2=0.999, eps=1e-8, schedule="constant", num_stages=1)
-  )
-  config.batch_size = 64
-  config.num_epochs = 10
-  config.num_steps = 0  # > 0 overrides num_epochs (smoke tests).
-  config.seed = 0
-  config.steps_per_call = 100
-  # Unroll the steps of a dispatch instead of looping (jaxgen.train.make_multi_step):
-  # XLA's CPU backend runs convolutions several times slower inside a loop body.
-  config.unroll_steps = False
-  config.checkpoint_every = 100_000
-  config.eval = ml_collections.ConfigDict(
-      dict(
-          elbo_batch_size=500,
-          elbo_samples=1,
-          iwae_num_samples=5000,
-          iwae_num_examples=0,  # 0: the whole test set.
-          iwae_batch_size=100,
-          iwae_sample_chunk=500,
-          test_binarization_seed=0,
-          seed=1,
-      )
-  )
-  config.num_images = 64
-  return config
-
-
 def get_config(preset: str = "digits") -> ml_collections.ConfigDict:
   """The MLP VAE config of ``preset`` (see the module docstring for commands and results)."""
   preset = preset or "digits"
   if preset not in PRESETS:
     raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}.")
-  config = base_config()
-  config.model = ml_collections.ConfigDict(
-      dict(
-          name="vae",
-          image_shape=(28, 28, 1),
-          hidden_sizes=(500,),
-          latent_dim=20,
-          activation="relu",
-          likelihood="bernoulli",
-          # 'bfloat16': layers compute in bfloat16; parameters, losses and checkpoints stay float32.
-          compute_dtype="float32",
-      )
-  )
+  placeholder = ml_collections.config_dict.placeholder
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+  # Resume a run whose config changed (beyond its length and reporting); recorded in config_history.jsonl.
+  config.allow_config_change = False
+
+  config.data = ml_collections.ConfigDict()
+  config.data.name = "digits"
+  config.data.data_dir = placeholder(str)
+  # "none": use pixel values as they are; "static": threshold once at 0.5;
+  # "dynamic": a fresh x ~ Bernoulli(pixel) every step (the test set gets one
+  # fixed draw from eval.test_binarization_seed).
+  config.data.binarize = "none"
+
+  config.model = ml_collections.ConfigDict()
+  config.model.name = "vae"
+  config.model.image_shape = (28, 28, 1)
+  config.model.hidden_sizes = (500,)
+  config.model.latent_dim = 20
+  config.model.activation = "relu"
+  config.model.likelihood = "bernoulli"
+  # 'bfloat16': layers compute in bfloat16; parameters, losses and checkpoints stay float32.
+  config.model.compute_dtype = "float32"
+
+  config.train = ml_collections.ConfigDict()
+  config.train.batch_size = 64
+  config.train.num_steps = placeholder(int)  # None: num_epochs epochs (set it for smoke tests).
+  config.train.num_epochs = 10
+  config.train.optimizer = "adam"
+  config.train.learning_rate = 1e-3
+  config.train.b1 = 0.9
+  config.train.b2 = 0.999
+  config.train.eps = 1e-8
+  config.train.schedule = "constant"  # or "iwae" (num_stages stages of 3^i epochs)
+  config.train.num_stages = 1
+  config.train.beta = 1.0  # weight of the KL term (a beta-VAE when not 1)
+  config.train.ema_decay = placeholder(float)  # e.g. 0.999: evaluate the EMA of the weights
+  config.train.steps_per_call = 100
+  # Unroll the steps of a dispatch instead of looping (jaxgen.train.make_multi_step):
+  # XLA's CPU backend runs convolutions several times slower inside a loop body.
+  config.train.unroll_steps = False
+  config.train.checkpoint_every = 100_000
+  config.train.checkpoint_every_minutes = 10.0  # also save after this much wall time
+  config.train.num_devices = placeholder(int)  # None: every local accelerator (one device on CPU)
+
+  config.eval = ml_collections.ConfigDict()
+  config.eval.elbo_batch_size = 500
+  config.eval.elbo_samples = 1
+  config.eval.iwae_num_samples = 5000
+  config.eval.iwae_num_examples = 0  # 0: the whole test set; else a seeded random subset.
+  config.eval.iwae_batch_size = 100
+  config.eval.iwae_sample_chunk = 500
+  config.eval.test_binarization_seed = 0
+  config.eval.seed = 1
+  config.eval.num_images = 64
+  config.eval.use_ema = True  # when the run keeps an EMA
+
   if preset == "digits":
-    config.dataset = "digits"
     config.model.image_shape = (8, 8, 1)
     config.model.hidden_sizes = (256,)
     config.model.latent_dim = 2
-    config.batch_size = 64
-    config.num_epochs = 300
-    config.steps_per_call = 230
+    config.train.num_epochs = 300
+    config.train.steps_per_call = 230
   elif preset == "binarized_mnist_flax":
-    config.dataset = "binarized_mnist"
-    config.batch_size = 128
-    config.num_epochs = 10
-    config.steps_per_call = 390
+    config.data.name = "binarized_mnist"
+    config.train.batch_size = 128
+    config.train.steps_per_call = 390
     config.eval.iwae_num_examples = 1000
   elif preset == "iwae_1layer":
-    config.dataset = "mnist"
-    config.binarize = "dynamic"
+    config.data.name = "mnist"
+    config.data.binarize = "dynamic"
     config.model.hidden_sizes = (200, 200)
     config.model.latent_dim = 50
     config.model.activation = "tanh"
-    config.optimizer.eps = 1e-4
-    config.optimizer.schedule = "iwae"
-    config.optimizer.num_stages = 4
-    config.batch_size = 20
-    config.steps_per_call = 1000
+    config.train.batch_size = 20
+    config.train.num_epochs = placeholder(int)  # None: the schedule's length, all num_stages stages
+    config.train.eps = 1e-4
+    config.train.schedule = "iwae"
+    config.train.num_stages = 4
+    config.train.steps_per_call = 1000
     config.eval.iwae_num_examples = 1000
   elif preset == "mnist":
-    config.dataset = "mnist"
-    config.binarize = "dynamic"
-    config.batch_size = 128
-    config.num_epochs = 10
-    config.steps_per_call = 468
+    config.data.name = "mnist"
+    config.data.binarize = "dynamic"
+    config.train.batch_size = 128
+    config.train.steps_per_call = 468
     config.eval.iwae_num_examples = 1000
   return config

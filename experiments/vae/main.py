@@ -1,29 +1,10 @@
-"""Trains the MLP VAE; see config.py for the presets, commands and expected results.
+"""Trains the MLP VAE, evaluates its test ELBO and IWAE NLL, draws it; see config.py for the presets."""
 
-  python -m experiments.vae.main --workdir=/tmp/vae_digits
-  python -m experiments.vae.main --config=experiments/vae/config.py:binarized_mnist_flax \
-      --data_dir=/path/to/binarized_mnist --workdir=/tmp/vae_bmnist
-"""
+import os
 
-import json
+from jaxgen import experiment
 
-from absl import app, flags
-from ml_collections import config_flags
-
-from experiments.vae import train as vae_train
-
-FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", "experiments/vae/config.py", "Config file (optionally :preset).", lock_config=False)
-flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics, pictures and results.json.", required=True)
-flags.DEFINE_string("data_dir", None, "Folder with local data files or tfds data (not needed for digits).")
-
-
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  results = vae_train.train_and_evaluate(FLAGS.config, FLAGS.workdir, FLAGS.data_dir)
-  print(json.dumps(results, indent=2))
-
+CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config.py")
 
 if __name__ == "__main__":
-  app.run(main)
+  experiment.run_main(experiment.train_vae, experiment.check_vae_config, CONFIG)

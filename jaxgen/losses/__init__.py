@@ -19,6 +19,8 @@ from jaxgen.losses._gan import wasserstein_discriminator_loss
 from jaxgen.losses._gan import wasserstein_generator_loss
 from jaxgen.losses._likelihoods import bernoulli_log_likelihood
 from jaxgen.losses._likelihoods import gaussian_log_likelihood
+from jaxgen.losses._likelihoods import gaussian_mixture_log_likelihood
+from jaxgen.losses._likelihoods import reconstruction_loss
 
 __all__ = (
     "bernoulli_log_likelihood",
@@ -27,6 +29,7 @@ __all__ = (
     "gan_value_from_samples",
     "gaussian_kl",
     "gaussian_log_likelihood",
+    "gaussian_mixture_log_likelihood",
     "hinge_discriminator_loss",
     "hinge_generator_loss",
     "iwae_bound",
@@ -38,6 +41,7 @@ __all__ = (
     "non_saturating_generator_loss",
     "optimal_discriminator",
     "optimal_discriminator_logit",
+    "reconstruction_loss",
     "wasserstein_discriminator_loss",
     "wasserstein_generator_loss",
 )

@@ -5,6 +5,7 @@ index (per example); the caller chooses how to reduce over the batch.
 """
 
 import math
+import operator
 from typing import Sequence
 
 import jax
@@ -19,6 +20,51 @@ _EXPM1_MINUS_X_COEFFS = tuple(1.0 / math.factorial(n) for n in range(2, 14))
 # Below this |d| the series is used: its truncation error there is < 1e-13
 # relative, while expm1(d) - d loses about log2(2 / |d|) bits to cancellation.
 _SERIES_THRESHOLD = 0.5
+
+
+# Input checks shared by every loss module. They read only shapes and dtypes,
+# which are static under jit and vmap: they run once per trace, never per step.
+
+
+def _check_data(
+    fn: str, name: str, x: jax.Array, fix: str = "scale images to [0, 1] floats first ({name} / 255)"
+) -> None:
+  """Refuses integer observations: uint8 images of 0..255 read as values far outside [0, 1]."""
+  if jnp.issubdtype(x.dtype, jnp.integer):
+    raise ValueError(f"{fn}: {name} has integer dtype {x.dtype}: {fix.format(name=name)}.")
+
+
+def _check_floats(fn: str, name: str, a: jax.Array, what: str) -> None:
+  """Refuses logits, log-probabilities and other network outputs that are not floats."""
+  if not jnp.issubdtype(a.dtype, jnp.floating):
+    kind = "integer dtype" if jnp.issubdtype(a.dtype, jnp.integer) else "dtype"
+    raise ValueError(f"{fn}: {name} has {kind} {a.dtype}: pass {what}.")
+
+
+def _check_same_shape(fn: str, a: jax.Array, b: jax.Array, a_name: str, b_name: str) -> None:
+  if a.shape != b.shape:
+    raise ValueError(f"{fn}: {a_name} {a.shape} and {b_name} {b.shape} must have the same shape.")
+
+
+def _check_axis(fn: str, axis: Axis, a: jax.Array, name: str) -> None:
+  """Refuses an ``axis`` that is not None / int / ints, is out of range for ``a``, or repeats an axis."""
+  if axis is None:
+    return
+  axes = tuple(axis) if isinstance(axis, Sequence) and not isinstance(axis, str) else (axis,)
+  try:
+    # operator.index accepts Python and NumPy ints and rejects floats; bools are ints but never meant.
+    indices = [operator.index(i) for i in axes if not isinstance(i, bool)]
+  except TypeError:
+    indices = None
+  if indices is None or len(indices) != len(axes):
+    raise ValueError(f"{fn}: axis {axis!r} must be None, an int or a sequence of ints.")
+  ndim = a.ndim
+  valid = f"pass axes in [{-ndim}, {ndim - 1}] or None" if ndim else "pass axis=None"
+  for i in indices:
+    if not -ndim <= i < ndim:
+      raise ValueError(f"{fn}: axis {axis!r} is out of range for {name} of shape {a.shape}; {valid}.")
+  if len({i % ndim for i in indices}) != len(indices):
+    raise ValueError(f"{fn}: axis {axis!r} names an axis of {name} {a.shape} twice.")
 
 
 def _p_log_ratio(log_p: jax.Array, log_r: jax.Array) -> jax.Array:
@@ -44,12 +90,18 @@ def kl_divergence(log_p: jax.Array, log_q: jax.Array, axis: Axis = -1) -> jax.Ar
   Where Q(x) = 0 < P(x) the result is ``+inf``, as it should be.
 
   Args:
-    log_p: log-probabilities of P, shape ``[..., K]`` (normalized over ``axis``).
-    log_q: log-probabilities of Q, same shape as ``log_p``.
+    log_p: log-probabilities of P, float, shape ``[..., K]`` (normalized over
+      ``axis``; entries in [-inf, 0]).
+    log_q: log-probabilities of Q, float, same shape as ``log_p``.
     axis: axis or axes summed over (the support); ``None`` sums over all.
 
   Returns:
-    KL(P || Q) in nats, ``log_p`` with ``axis`` removed.
+    KL(P || Q) in nats, ``log_p`` with ``axis`` removed: in [0, +inf] (>= 0 up
+    to rounding for normalized P and Q).
+
+  Raises:
+    ValueError: if ``log_p`` and ``log_q`` differ in shape, are not floats, or
+      ``axis`` is not an axis of ``log_p``.
 
   Example:
     >>> import jax.numpy as jnp
@@ -63,6 +115,7 @@ def kl_divergence(log_p: jax.Array, log_q: jax.Array, axis: Axis = -1) -> jax.Ar
   """
   log_p = jnp.asarray(log_p)
   log_q = jnp.asarray(log_q)
+  _check_log_probs("kl_divergence", log_p, log_q, axis)
   return jnp.sum(_p_log_ratio(log_p, log_q), axis=axis)
 
 
@@ -77,12 +130,18 @@ def js_divergence(log_p: jax.Array, log_q: jax.Array, axis: Axis = -1) -> jax.Ar
   equals log 2 when the supports are disjoint.
 
   Args:
-    log_p: log-probabilities of P, shape ``[..., K]``.
-    log_q: log-probabilities of Q, same shape as ``log_p``.
+    log_p: log-probabilities of P, float, shape ``[..., K]`` (normalized over
+      ``axis``; entries in [-inf, 0]).
+    log_q: log-probabilities of Q, float, same shape as ``log_p``.
     axis: axis or axes summed over; ``None`` sums over all.
 
   Returns:
-    JSD(P || Q) in nats, ``log_p`` with ``axis`` removed.
+    JSD(P || Q) in nats, ``log_p`` with ``axis`` removed: in [0, log 2] up to
+    rounding for normalized P and Q.
+
+  Raises:
+    ValueError: if ``log_p`` and ``log_q`` differ in shape, are not floats, or
+      ``axis`` is not an axis of ``log_p``.
 
   Example:
     >>> import jax.numpy as jnp
@@ -97,7 +156,16 @@ def js_divergence(log_p: jax.Array, log_q: jax.Array, axis: Axis = -1) -> jax.Ar
   """
   log_p = jnp.asarray(log_p)
   log_q = jnp.asarray(log_q)
+  _check_log_probs("js_divergence", log_p, log_q, axis)
   return 0.5 * jnp.sum(_half_js_terms(log_p, log_q) + _half_js_terms(log_q, log_p), axis=axis)
+
+
+def _check_log_probs(fn: str, log_p: jax.Array, log_q: jax.Array, axis: Axis) -> None:
+  """The checks of kl_divergence and js_divergence: paired float log-probabilities, a valid axis."""
+  _check_floats(fn, "log_p", log_p, "float log-probabilities (jnp.log of the probabilities)")
+  _check_floats(fn, "log_q", log_q, "float log-probabilities (jnp.log of the probabilities)")
+  _check_same_shape(fn, log_p, log_q, "log_p", "log_q")
+  _check_axis(fn, axis, log_p, "log_p")
 
 
 def _half_js_terms(log_p: jax.Array, log_q: jax.Array) -> jax.Array:
@@ -145,14 +213,20 @@ def gaussian_kl(
   close to ``prior_logvar`` (where the naive form cancels to noise).
 
   Args:
-    mean: posterior means, shape ``[..., D]``.
-    logvar: posterior log-variances, same shape as ``mean``.
-    prior_mean: prior mean; a scalar or an array of the shape of ``mean``.
-    prior_logvar: prior log-variance; a scalar or an array of the shape of ``mean``.
+    mean: posterior means, float (any real), shape ``[..., D]``.
+    logvar: posterior log-variances, float (any real), same shape as ``mean``.
+    prior_mean: prior mean; a Python number or a float array of the shape of
+      ``mean``.
+    prior_logvar: prior log-variance; a Python number or a float array of the
+      shape of ``mean``.
     axis: axis or axes summed over (the latent dimensions); ``None`` sums all.
 
   Returns:
-    KL in nats, ``mean`` with ``axis`` removed.
+    KL in nats, ``mean`` with ``axis`` removed: >= 0 (0 iff q = p).
+
+  Raises:
+    ValueError: if ``mean`` and ``logvar`` differ in shape, or an array
+      argument is not a float array.
 
   Example:
     >>> import jax.numpy as jnp
@@ -165,6 +239,12 @@ def gaussian_kl(
   """
   mean = jnp.asarray(mean)
   logvar = jnp.asarray(logvar)
+  _check_floats("gaussian_kl", "mean", mean, "float posterior means")
+  _check_floats("gaussian_kl", "logvar", logvar, "float posterior log-variances")
+  # Python numbers are weakly typed (they take mean's dtype), so prior_logvar=0 stays welcome.
+  for name, prior in (("prior_mean", prior_mean), ("prior_logvar", prior_logvar)):
+    if not isinstance(prior, (int, float)):
+      _check_floats("gaussian_kl", name, jnp.asarray(prior), f"a Python number or a float array as {name}")
   if mean.shape != logvar.shape:
     raise ValueError(
         f"gaussian_kl: mean {mean.shape} and logvar {logvar.shape} must have the same shape."
@@ -191,13 +271,18 @@ def monte_carlo_kl(
   negative for small N.
 
   Args:
-    log_p_samples: log p(x_i) at samples x_i ~ p, shape ``[..., N]``.
-    log_q_samples: log q(x_i) at the same samples, same shape.
+    log_p_samples: log p(x_i) at samples x_i ~ p, float, shape ``[..., N]``.
+    log_q_samples: log q(x_i) at the same samples, float, same shape.
     axis: the sample axis (N >= 2).
 
   Returns:
     ``(estimate, standard_error)``, each of shape ``log_p_samples`` with
-    ``axis`` removed.
+    ``axis`` removed: the estimate any real (its mean, the KL, is >= 0), the
+    standard error >= 0.
+
+  Raises:
+    ValueError: if the inputs are not floats, differ in shape, are scalars, or
+      hold fewer than 2 samples along ``axis``.
 
   Example:
     >>> import jax, jax.numpy as jnp
@@ -214,6 +299,8 @@ def monte_carlo_kl(
   """
   log_p_samples = jnp.asarray(log_p_samples)
   log_q_samples = jnp.asarray(log_q_samples)
+  _check_floats("monte_carlo_kl", "log_p_samples", log_p_samples, "float log-densities")
+  _check_floats("monte_carlo_kl", "log_q_samples", log_q_samples, "float log-densities")
   if log_p_samples.shape != log_q_samples.shape:
     raise ValueError(
         f"monte_carlo_kl: log_p_samples {log_p_samples.shape} and log_q_samples "

@@ -6,7 +6,7 @@ from typing import Sequence
 import jax
 import jax.numpy as jnp
 
-from jaxgen.losses._divergences import gaussian_kl
+from jaxgen.losses._divergences import _check_floats, gaussian_kl
 
 Axis = int | Sequence[int] | None
 
@@ -31,16 +31,24 @@ def elbo(
   2017). The loss to minimize is ``-elbo(...)``, averaged by the caller.
 
   Args:
-    log_likelihood: log p(x | z) per example, shape ``[...]``.
-    mean: posterior means, shape ``[..., D]``.
-    logvar: posterior log-variances, same shape as ``mean``.
-    beta: weight of the KL term.
-    prior_mean: prior mean, scalar or shaped like ``mean``.
-    prior_logvar: prior log-variance, scalar or shaped like ``mean``.
+    log_likelihood: log p(x | z) per example, float, shape ``[...]`` (<= 0
+      for a Bernoulli decoder on x in [0, 1]; any real for a Gaussian one).
+    mean: posterior means, float, shape ``[..., D]``.
+    logvar: posterior log-variances, float (any real), same shape as ``mean``.
+    beta: weight of the KL term (>= 0).
+    prior_mean: prior mean, a Python number or a float array shaped like
+      ``mean``.
+    prior_logvar: prior log-variance, a Python number or a float array shaped
+      like ``mean``.
     axis: latent axis or axes summed over in the KL.
 
   Returns:
-    The ELBO, shape of ``log_likelihood``.
+    The ELBO, shape of ``log_likelihood``: at most ``log_likelihood`` (the KL
+    is >= 0); for beta = 1 a lower bound on log p(x).
+
+  Raises:
+    ValueError: if an array argument is not float, or ``log_likelihood`` does
+      not hold one value per example of the KL.
 
   Example:
     >>> import jax.numpy as jnp
@@ -53,6 +61,9 @@ def elbo(
     Appendix B.
   """
   log_likelihood = jnp.asarray(log_likelihood)
+  _check_floats("elbo", "log_likelihood", log_likelihood, "float log-likelihoods")
+  _check_floats("elbo", "mean", jnp.asarray(mean), "float posterior means")
+  _check_floats("elbo", "logvar", jnp.asarray(logvar), "float posterior log-variances")
   kl = gaussian_kl(mean, logvar, prior_mean, prior_logvar, axis=axis)
   if log_likelihood.shape != kl.shape:
     raise ValueError(
@@ -71,11 +82,15 @@ def iwae_bound(log_weights: jax.Array, axis: int = -1) -> jax.Array:
   (around -1000, where exp underflows).
 
   Args:
-    log_weights: log importance weights, shape ``[..., K]``.
+    log_weights: log importance weights, float (any real), shape ``[..., K]``.
     axis: the importance-sample axis.
 
   Returns:
-    The bound in nats, ``log_weights`` with ``axis`` removed.
+    The bound in nats, ``log_weights`` with ``axis`` removed: between the
+    mean and the maximum of the log-weights along ``axis``.
+
+  Raises:
+    ValueError: if ``log_weights`` is a scalar or not float.
 
   Example:
     >>> import jax.numpy as jnp
@@ -87,6 +102,7 @@ def iwae_bound(log_weights: jax.Array, axis: int = -1) -> jax.Array:
     2016, eq. 8.
   """
   log_weights = jnp.asarray(log_weights)
+  _check_floats("iwae_bound", "log_weights", log_weights, "float log importance weights")
   if log_weights.ndim == 0:
     raise ValueError("iwae_bound: log_weights needs an importance-sample axis; got a scalar.")
   num_samples = log_weights.shape[axis]

@@ -3,7 +3,8 @@
 All losses are elementwise (one value per logit, i.e. per example); the
 caller averages over the batch. ``log D = -softplus(-logit)`` and
 ``log(1 - D) = -softplus(logit)`` keep values and gradients finite for any
-finite logit (also +-1e4), with no probability clipping.
+finite logit (also +-1e4), with no probability clipping. Logits, critic
+outputs and log-densities must be floats; integer arrays are refused.
 """
 
 from typing import Sequence
@@ -11,12 +12,23 @@ from typing import Sequence
 import jax
 import jax.numpy as jnp
 
+from jaxgen.losses._divergences import _check_floats, _check_same_shape
+
 Axis = int | Sequence[int] | None
 
 
-def _check_same_shape(name: str, a: jax.Array, b: jax.Array, a_name: str, b_name: str) -> None:
-  if a.shape != b.shape:
-    raise ValueError(f"{name}: {a_name} {a.shape} and {b_name} {b.shape} must have the same shape.")
+def _as_logits(fn: str, name: str, logits: jax.Array) -> jax.Array:
+  """``logits`` as an array, refused unless float (a network's outputs are never integers)."""
+  logits = jnp.asarray(logits)
+  _check_floats(fn, name, logits, "float logits (the discriminator's outputs)")
+  return logits
+
+
+def _as_log_densities(fn: str, name: str, log_density: jax.Array) -> jax.Array:
+  """``log_density`` as an array, refused unless float."""
+  log_density = jnp.asarray(log_density)
+  _check_floats(fn, name, log_density, "float log-densities (jnp.log of the densities)")
+  return log_density
 
 
 def minimax_discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
@@ -27,11 +39,11 @@ def minimax_discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array) -
   minimizes its mean.
 
   Args:
-    real_logits: logits of D on data samples, shape ``[...]``.
-    fake_logits: logits of D on generated samples, same shape.
+    real_logits: logits of D on data samples, float (any real), shape ``[...]``.
+    fake_logits: logits of D on generated samples, float, same shape.
 
   Returns:
-    Elementwise loss, shape of ``real_logits``.
+    Elementwise loss (>= 0), shape of ``real_logits``.
 
   Example:
     >>> import jax.numpy as jnp
@@ -41,8 +53,8 @@ def minimax_discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array) -
   References:
     Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014, eq. 1.
   """
-  real_logits = jnp.asarray(real_logits)
-  fake_logits = jnp.asarray(fake_logits)
+  real_logits = _as_logits("minimax_discriminator_loss", "real_logits", real_logits)
+  fake_logits = _as_logits("minimax_discriminator_loss", "fake_logits", fake_logits)
   _check_same_shape("minimax_discriminator_loss", real_logits, fake_logits, "real_logits", "fake_logits")
   return jax.nn.softplus(-real_logits) + jax.nn.softplus(fake_logits)
 
@@ -55,7 +67,8 @@ def minimax_generator_loss(fake_logits: jax.Array) -> jax.Array:
   the samples (fake logits << 0). The generator minimizes its mean.
 
   Args:
-    fake_logits: logits of D on generated samples, shape ``[...]``.
+    fake_logits: logits of D on generated samples, float (any real), shape
+      ``[...]``.
 
   Returns:
     Elementwise loss (<= 0), shape of ``fake_logits``.
@@ -68,7 +81,7 @@ def minimax_generator_loss(fake_logits: jax.Array) -> jax.Array:
   References:
     Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014, eq. 1.
   """
-  return -jax.nn.softplus(jnp.asarray(fake_logits))
+  return -jax.nn.softplus(_as_logits("minimax_generator_loss", "fake_logits", fake_logits))
 
 
 def non_saturating_generator_loss(fake_logits: jax.Array) -> jax.Array:
@@ -78,7 +91,8 @@ def non_saturating_generator_loss(fake_logits: jax.Array) -> jax.Array:
   fixed point as the minimax loss, strong gradients early in training.
 
   Args:
-    fake_logits: logits of D on generated samples, shape ``[...]``.
+    fake_logits: logits of D on generated samples, float (any real), shape
+      ``[...]``.
 
   Returns:
     Elementwise loss (>= 0), shape of ``fake_logits``.
@@ -91,7 +105,7 @@ def non_saturating_generator_loss(fake_logits: jax.Array) -> jax.Array:
   References:
     Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014, Section 3.
   """
-  return jax.nn.softplus(-jnp.asarray(fake_logits))
+  return jax.nn.softplus(-_as_logits("non_saturating_generator_loss", "fake_logits", fake_logits))
 
 
 def _safe_logit(log_p_data: jax.Array, log_p_g: jax.Array) -> jax.Array:
@@ -112,11 +126,13 @@ def optimal_discriminator_logit(log_p_data: jax.Array, log_p_g: jax.Array) -> ja
   finite everywhere.
 
   Args:
-    log_p_data: log-density (or log-mass) of the data, shape ``[...]``.
-    log_p_g: log-density of the generator at the same points, same shape.
+    log_p_data: log-density (or log-mass) of the data, float (a real or
+      -inf), shape ``[...]``.
+    log_p_g: log-density of the generator at the same points, float, same
+      shape.
 
   Returns:
-    The logits, shape of ``log_p_data``.
+    The logits, shape of ``log_p_data``: in [-inf, +inf].
 
   Example:
     >>> import jax.numpy as jnp
@@ -126,8 +142,8 @@ def optimal_discriminator_logit(log_p_data: jax.Array, log_p_g: jax.Array) -> ja
   References:
     Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014, Prop. 1.
   """
-  log_p_data = jnp.asarray(log_p_data)
-  log_p_g = jnp.asarray(log_p_g)
+  log_p_data = _as_log_densities("optimal_discriminator_logit", "log_p_data", log_p_data)
+  log_p_g = _as_log_densities("optimal_discriminator_logit", "log_p_g", log_p_g)
   _check_same_shape("optimal_discriminator_logit", log_p_data, log_p_g, "log_p_data", "log_p_g")
   return _safe_logit(log_p_data, log_p_g)
 
@@ -142,11 +158,13 @@ def optimal_discriminator(log_p_data: jax.Array, log_p_g: jax.Array) -> jax.Arra
   such points do not enter V). Values are in [0, 1]; gradients are finite.
 
   Args:
-    log_p_data: log-density of the data, shape ``[...]``.
-    log_p_g: log-density of the generator at the same points, same shape.
+    log_p_data: log-density of the data, float (a real or -inf), shape
+      ``[...]``.
+    log_p_g: log-density of the generator at the same points, float, same
+      shape.
 
   Returns:
-    D*(x), shape of ``log_p_data``.
+    D*(x), shape of ``log_p_data``: in [0, 1].
 
   Example:
     >>> import jax.numpy as jnp
@@ -158,6 +176,10 @@ def optimal_discriminator(log_p_data: jax.Array, log_p_g: jax.Array) -> jax.Arra
   References:
     Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014, Prop. 1.
   """
+  # Checked here too, so that an error names the function the caller called.
+  log_p_data = _as_log_densities("optimal_discriminator", "log_p_data", log_p_data)
+  log_p_g = _as_log_densities("optimal_discriminator", "log_p_g", log_p_g)
+  _check_same_shape("optimal_discriminator", log_p_data, log_p_g, "log_p_data", "log_p_g")
   return jax.nn.sigmoid(optimal_discriminator_logit(log_p_data, log_p_g))
 
 
@@ -180,13 +202,16 @@ def gan_value_from_densities(
   can be plugged in: V(G, D*) = -log 4 + 2 JSD(p_data || p_g) (Theorem 1).
 
   Args:
-    log_p_data: log-masses of the data distribution, shape ``[..., K]``.
-    log_p_g: log-masses of the generator distribution, same shape.
-    logits: discriminator logits at the same points, same shape.
+    log_p_data: log-masses of the data distribution, float (entries in
+      [-inf, 0]), shape ``[..., K]``.
+    log_p_g: log-masses of the generator distribution, float, same shape.
+    logits: discriminator logits at the same points, float (reals or +-inf),
+      same shape.
     axis: axis or axes summed over (the support).
 
   Returns:
-    V(G, D), ``logits`` with ``axis`` removed.
+    V(G, D), ``logits`` with ``axis`` removed: <= 0; at D = D*, in
+    [-log 4, 0].
 
   Example:
     >>> import jax.numpy as jnp
@@ -200,9 +225,9 @@ def gan_value_from_densities(
     Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014, eq. 1 and
     Theorem 1.
   """
-  log_p_data = jnp.asarray(log_p_data)
-  log_p_g = jnp.asarray(log_p_g)
-  logits = jnp.asarray(logits)
+  log_p_data = _as_log_densities("gan_value_from_densities", "log_p_data", log_p_data)
+  log_p_g = _as_log_densities("gan_value_from_densities", "log_p_g", log_p_g)
+  logits = _as_logits("gan_value_from_densities", "logits", logits)
   _check_same_shape("gan_value_from_densities", log_p_data, log_p_g, "log_p_data", "log_p_g")
   _check_same_shape("gan_value_from_densities", log_p_data, logits, "log_p_data", "logits")
   # Where a mass is 0 the log-D term may be -inf (D* = 0 or 1 there); mask the
@@ -223,13 +248,13 @@ def gan_value_from_samples(real_logits: jax.Array, fake_logits: jax.Array, axis:
   It equals minus the mean ``minimax_discriminator_loss`` when they are paired.
 
   Args:
-    real_logits: logits on data samples, shape ``[..., N]``.
-    fake_logits: logits on generated samples, shape ``[..., M]`` (same
-      leading shape).
+    real_logits: logits on data samples, float (any real), shape ``[..., N]``.
+    fake_logits: logits on generated samples, float, shape ``[..., M]``
+      (same leading shape).
     axis: the sample axis or axes averaged over.
 
   Returns:
-    The estimate of V(G, D), ``real_logits`` with ``axis`` removed.
+    The estimate of V(G, D), ``real_logits`` with ``axis`` removed: <= 0.
 
   Example:
     >>> import jax.numpy as jnp
@@ -239,8 +264,8 @@ def gan_value_from_samples(real_logits: jax.Array, fake_logits: jax.Array, axis:
   References:
     Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014, eq. 1.
   """
-  real_logits = jnp.asarray(real_logits)
-  fake_logits = jnp.asarray(fake_logits)
+  real_logits = _as_logits("gan_value_from_samples", "real_logits", real_logits)
+  fake_logits = _as_logits("gan_value_from_samples", "fake_logits", fake_logits)
   return jnp.mean(-jax.nn.softplus(-real_logits), axis=axis) + jnp.mean(
       -jax.nn.softplus(fake_logits), axis=axis
   )
@@ -253,11 +278,12 @@ def hinge_discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array) -> 
   (2018), eq. 16; elementwise over paired real and fake examples.
 
   Args:
-    real_logits: critic outputs on data samples, shape ``[...]``.
-    fake_logits: critic outputs on generated samples, same shape.
+    real_logits: critic outputs on data samples, float (any real), shape
+      ``[...]``.
+    fake_logits: critic outputs on generated samples, float, same shape.
 
   Returns:
-    Elementwise loss, shape of ``real_logits``.
+    Elementwise loss (>= 0), shape of ``real_logits``.
 
   Example:
     >>> import jax.numpy as jnp
@@ -268,8 +294,8 @@ def hinge_discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array) -> 
     Lim & Ye, "Geometric GAN", 2017; Miyato et al., "Spectral Normalization for
     Generative Adversarial Networks", ICLR 2018, eq. 16.
   """
-  real_logits = jnp.asarray(real_logits)
-  fake_logits = jnp.asarray(fake_logits)
+  real_logits = _as_logits("hinge_discriminator_loss", "real_logits", real_logits)
+  fake_logits = _as_logits("hinge_discriminator_loss", "fake_logits", fake_logits)
   _check_same_shape("hinge_discriminator_loss", real_logits, fake_logits, "real_logits", "fake_logits")
   return jax.nn.relu(1.0 - real_logits) + jax.nn.relu(1.0 + fake_logits)
 
@@ -278,10 +304,11 @@ def hinge_generator_loss(fake_logits: jax.Array) -> jax.Array:
   r"""-D(G(z)) for raw critic outputs D (the generator half of the hinge GAN).
 
   Args:
-    fake_logits: critic outputs on generated samples, shape ``[...]``.
+    fake_logits: critic outputs on generated samples, float (any real), shape
+      ``[...]``.
 
   Returns:
-    Elementwise loss, shape of ``fake_logits``.
+    Elementwise loss (any real), shape of ``fake_logits``.
 
   Example:
     >>> import jax.numpy as jnp
@@ -292,7 +319,7 @@ def hinge_generator_loss(fake_logits: jax.Array) -> jax.Array:
     Miyato et al., "Spectral Normalization for Generative Adversarial
     Networks", ICLR 2018, eq. 17.
   """
-  return -jnp.asarray(fake_logits)
+  return -_as_logits("hinge_generator_loss", "fake_logits", fake_logits)
 
 
 def wasserstein_discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
@@ -303,11 +330,12 @@ def wasserstein_discriminator_loss(real_logits: jax.Array, fake_logits: jax.Arra
   Lipschitz constraint (clipping or a gradient penalty) is the caller's.
 
   Args:
-    real_logits: critic outputs on data samples, shape ``[...]``.
-    fake_logits: critic outputs on generated samples, same shape.
+    real_logits: critic outputs on data samples, float (any real), shape
+      ``[...]``.
+    fake_logits: critic outputs on generated samples, float, same shape.
 
   Returns:
-    Elementwise loss, shape of ``real_logits``.
+    Elementwise loss (any real), shape of ``real_logits``.
 
   Example:
     >>> import jax.numpy as jnp
@@ -317,8 +345,8 @@ def wasserstein_discriminator_loss(real_logits: jax.Array, fake_logits: jax.Arra
   References:
     Arjovsky, Chintala & Bottou, "Wasserstein GAN", ICML 2017, eq. 3.
   """
-  real_logits = jnp.asarray(real_logits)
-  fake_logits = jnp.asarray(fake_logits)
+  real_logits = _as_logits("wasserstein_discriminator_loss", "real_logits", real_logits)
+  fake_logits = _as_logits("wasserstein_discriminator_loss", "fake_logits", fake_logits)
   _check_same_shape("wasserstein_discriminator_loss", real_logits, fake_logits, "real_logits", "fake_logits")
   return fake_logits - real_logits
 
@@ -327,10 +355,11 @@ def wasserstein_generator_loss(fake_logits: jax.Array) -> jax.Array:
   r"""-D(G(z)) for raw critic outputs D (the WGAN generator loss).
 
   Args:
-    fake_logits: critic outputs on generated samples, shape ``[...]``.
+    fake_logits: critic outputs on generated samples, float (any real), shape
+      ``[...]``.
 
   Returns:
-    Elementwise loss, shape of ``fake_logits``.
+    Elementwise loss (any real), shape of ``fake_logits``.
 
   Example:
     >>> import jax.numpy as jnp
@@ -340,4 +369,4 @@ def wasserstein_generator_loss(fake_logits: jax.Array) -> jax.Array:
   References:
     Arjovsky, Chintala & Bottou, "Wasserstein GAN", ICML 2017, Algorithm 1.
   """
-  return -jnp.asarray(fake_logits)
+  return -_as_logits("wasserstein_generator_loss", "fake_logits", fake_logits)

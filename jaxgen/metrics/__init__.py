@@ -10,6 +10,7 @@ from jaxgen.metrics._modes import ring_modes
 from jaxgen.metrics._parzen import parzen_log_density
 from jaxgen.metrics._parzen import parzen_log_likelihood
 from jaxgen.metrics._parzen import parzen_select_sigma
+from jaxgen.metrics._subset import random_subset
 
 __all__ = [
     "GaussianMixture2D",
@@ -21,5 +22,6 @@ __all__ = [
     "parzen_log_density",
     "parzen_log_likelihood",
     "parzen_select_sigma",
+    "random_subset",
     "ring_modes",
 ]

@@ -21,7 +21,7 @@ from flax import nnx
 from tqdm.auto import tqdm
 
 from jaxgen import random as jgrandom
-from jaxgen.losses import gaussian_kl
+from jaxgen.losses import gaussian_kl, gaussian_log_likelihood
 
 
 class LatentVariableModel(Protocol):
@@ -36,10 +36,6 @@ class LatentVariableModel(Protocol):
   def log_likelihood(self, x: jax.Array, z: jax.Array) -> jax.Array:
     """log p(x | z) ``(*S, B)`` for ``x`` ``(B, ...)`` and ``z`` ``(*S, B, latent_dim)``."""
     ...
-
-
-def _log_normal(z, mean, logvar):
-  return -0.5 * jnp.sum(math.log(2.0 * math.pi) + logvar + jnp.square(z - mean) * jnp.exp(-logvar), axis=-1)
 
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "num_samples"))
@@ -61,7 +57,9 @@ def _iwae_batch(graphdef, state, x, key, num_samples, sample_chunk):
   def chunk(running, c):
     z = jgrandom.reparameterize(jax.random.fold_in(key, c), mean, logvar, (sample_chunk,))
     # log w = log p(x | z) + log p(z) - log q(z | x)   (Burda et al. 2016, eq. 8)
-    log_w = model.log_likelihood(x, z) + _log_normal(z, zeros, zeros) - _log_normal(z, mean_s, logvar_s)
+    log_prior = gaussian_log_likelihood(z, zeros, zeros)
+    log_posterior = gaussian_log_likelihood(z, mean_s, logvar_s)
+    log_w = model.log_likelihood(x, z) + log_prior - log_posterior
     # The last chunk may run past num_samples: those draws get weight 0.
     index = c * sample_chunk + jnp.arange(sample_chunk)
     valid = jnp.broadcast_to((index < num_samples)[:, None], log_w.shape)

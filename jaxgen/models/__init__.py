@@ -3,6 +3,7 @@
 from jaxgen.models._registry import ModelSpec
 from jaxgen.models._registry import build_models
 from jaxgen.models._registry import get_model_spec
+from jaxgen.models._registry import model_hparams
 from jaxgen.models._registry import model_names
 from jaxgen.models._registry import register_model
 from jaxgen.models.autoencoder import Autoencoder
@@ -48,6 +49,7 @@ __all__ = [
     "VAEConfig",
     "build_models",
     "get_model_spec",
+    "model_hparams",
     "model_names",
     "register_model",
 ]

@@ -10,8 +10,6 @@ objectives and the experiments need.
 
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -41,16 +39,6 @@ def check_image_shape(image_shape) -> tuple[int, int, int]:
   if len(shape) != 3 or min(shape) < 1:
     raise ValueError(f"image_shape must be (height, width, channels) of positive sizes, got {image_shape}.")
   return shape
-
-
-def standard_normal_log_prob(z: jax.Array) -> jax.Array:
-  """log N(z; 0, I), summed over the last axis."""
-  return -0.5 * jnp.sum(jnp.square(z) + math.log(2.0 * math.pi), axis=-1)
-
-
-def diagonal_normal_log_prob(z: jax.Array, mean: jax.Array, logvar: jax.Array) -> jax.Array:
-  """log N(z; mean, diag(exp(logvar))), summed over the last axis (shapes must match)."""
-  return -0.5 * jnp.sum(math.log(2.0 * math.pi) + logvar + jnp.square(z - mean) * jnp.exp(-logvar), axis=-1)
 
 
 class LatentVariableMixin:

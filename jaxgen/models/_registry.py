@@ -27,18 +27,30 @@ class ModelSpec:
   name: str
   build: BuildFn
   sample: SampleFn | None
-  # The network whose EMA weights sampling prefers when the checkpoint keeps one.
-  sample_network: str | None = None
+  # The frozen dataclass of the family's hyperparameters, read from config.model by
+  # hparams_from_config, so a config can be checked without building the networks.
+  hparams: type | None = None
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
-def register_model(name: str, build: BuildFn, sample: SampleFn | None = None, *, sample_network: str | None = None):
-  """Registers a model family under ``name`` (the ``config.model.name`` of experiments)."""
+def register_model(
+    name: str,
+    build: BuildFn,
+    sample: SampleFn | None = None,
+    *,
+    hparams: type | None = None,
+):
+  """Registers a model family under ``name`` (the ``config.model.name`` of experiments).
+
+  ``hparams`` is the family's frozen hyperparameter dataclass, the one its
+  ``build`` reads with :func:`hparams_from_config`; given, :func:`model_hparams`
+  checks a config's model section without building anything.
+  """
   if name in _REGISTRY and _REGISTRY[name].build is not build:
     raise ValueError(f"model name '{name}' is already registered")
-  _REGISTRY[name] = ModelSpec(name, build, sample, sample_network)
+  _REGISTRY[name] = ModelSpec(name, build, sample, hparams)
   return _REGISTRY[name]
 
 
@@ -67,6 +79,19 @@ def hparams_from_config(cls, model_config, *, family: str):
   if unknown:
     raise ValueError(f"config.model has unknown keys {unknown} for '{family}'; known: {sorted(fields)}")
   return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in given.items()})
+
+
+def model_hparams(config):
+  """The hyperparameters of ``config.model.name`` read from ``config.model``, or ``None``.
+
+  ``None`` when the family registered no ``hparams`` dataclass. Unknown keys
+  and values the dataclass refuses raise a one-line ``ValueError`` here,
+  before any network is built.
+  """
+  spec = get_model_spec(config.model.name)
+  if spec.hparams is None:
+    return None
+  return hparams_from_config(spec.hparams, config.model, family=spec.name)
 
 
 def build_models(config, rngs: nnx.Rngs) -> dict[str, nnx.Module]:

@@ -12,7 +12,6 @@ import dataclasses
 import math
 
 import jax
-import jax.numpy as jnp
 from flax import nnx
 
 from jaxgen.models._latent import check_image_shape
@@ -95,28 +94,4 @@ def build(config, rngs: nnx.Rngs) -> dict[str, nnx.Module]:
 
 
 # No sampler: an autoencoder has no prior over codes, so it cannot generate.
-register_model("autoencoder", build, None)
-
-
-def reconstruction_loss(x: jax.Array, logits: jax.Array, kind: str = "mse") -> jax.Array:
-  r"""Per-example reconstruction loss of the autoencoder.
-
-  * ``"mse"``: mean over pixels of (x - sigmoid(logits))^2.
-  * ``"bce"``: mean over pixels of -[x log sigmoid(l) + (1 - x) log sigmoid(-l)],
-    computed as softplus terms from the logits so that no probability is clipped.
-
-  Args:
-    x: target images ``(B, H, W, C)`` in [0, 1].
-    logits: decoder pre-sigmoid outputs, same shape.
-    kind: "mse" or "bce".
-
-  Returns:
-    ``(B,)`` losses.
-  """
-  if kind == "mse":
-    per_pixel = jnp.square(x - jax.nn.sigmoid(logits))
-  elif kind == "bce":
-    per_pixel = x * jax.nn.softplus(-logits) + (1.0 - x) * jax.nn.softplus(logits)
-  else:
-    raise ValueError(f"unknown autoencoder loss {kind!r}; choose 'mse' or 'bce'.")
-  return jnp.mean(per_pixel, axis=(-3, -2, -1))
+register_model("autoencoder", build, None, hparams=AutoencoderConfig)

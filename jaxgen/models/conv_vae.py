@@ -45,7 +45,7 @@ class ConvVAEConfig:
       the decoder uses them in reverse.
     kernel_size: side of every convolution kernel.
     hidden_dim: width of a dense layer between the last feature map and the
-      latent (both ways); 0 maps the feature map straight to the latent.
+      latent (both ways); None maps the feature map straight to the latent.
     latent_dim: size of z.
     activation: 'relu', 'tanh', 'elu' or 'softplus'.
     likelihood: 'bernoulli' or 'gaussian' (as in ``VAEConfig``).
@@ -60,7 +60,7 @@ class ConvVAEConfig:
   image_shape: tuple[int, int, int] = (28, 28, 1)
   channels: tuple[int, ...] = (32, 64)
   kernel_size: int = 3
-  hidden_dim: int = 0
+  hidden_dim: int | None = None
   latent_dim: int = 16
   activation: str = "relu"
   likelihood: str = "bernoulli"
@@ -174,4 +174,4 @@ def build(config, rngs: nnx.Rngs) -> dict[str, nnx.Module]:
   return {"vae": ConvVAE(hparams_from_config(ConvVAEConfig, config.model, family="conv_vae"), rngs=rngs)}
 
 
-register_model("conv_vae", build, sample_images, sample_network="vae")
+register_model("conv_vae", build, sample_images, hparams=ConvVAEConfig)

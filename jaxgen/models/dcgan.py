@@ -179,4 +179,4 @@ def sample(models, key: jax.Array, num: int, config) -> np.ndarray:
   return np.asarray(to_unit_range(models["generator"](z, train=False)))
 
 
-register_model("dcgan", build, sample, sample_network="generator")
+register_model("dcgan", build, sample, hparams=DCGANConfig)

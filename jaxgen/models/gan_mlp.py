@@ -154,4 +154,4 @@ def sample(models, key: jax.Array, num: int, config) -> np.ndarray:
   return np.asarray(models["generator"](z, train=False))
 
 
-register_model("gan_mlp", build, sample, sample_network="generator")
+register_model("gan_mlp", build, sample, hparams=GANMLPConfig)

@@ -122,4 +122,4 @@ def sample(models, key: jax.Array, num: int, config) -> np.ndarray:
   return np.asarray(models["generator"](z, train=False))
 
 
-register_model("toy_gan", build, sample, sample_network="generator")
+register_model("toy_gan", build, sample, hparams=ToyGANConfig)

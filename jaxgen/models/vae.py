@@ -131,4 +131,4 @@ def build(config, rngs: nnx.Rngs) -> dict[str, nnx.Module]:
   return {"vae": VAE(hparams_from_config(VAEConfig, config.model, family="vae"), rngs=rngs)}
 
 
-register_model("vae", build, sample_images, sample_network="vae")
+register_model("vae", build, sample_images, hparams=VAEConfig)

@@ -34,8 +34,8 @@ _POSITIVE_INT = re.compile(
     r"\w+_every|k|packing|kernel_size|latent_dim|\w+_dim|\w+_features|\w+_units|\w+_sizes|\w+_pieces|"
     r"\w+_channels|\w+_layers|\w+_hidden|\w+_chunk|\w+_saturate_steps|image_shape)$"
 )
-# Rates and step sizes: numbers > 0.
-_POSITIVE_FLOAT = re.compile(r"^(learning_rate|lr|\w+_learning_rate|\w+_lr|lr_decay)$")
+# Rates, step sizes and durations: numbers > 0.
+_POSITIVE_FLOAT = re.compile(r"^(learning_rate|lr|\w+_learning_rate|\w+_lr|lr_decay|\w+_minutes)$")
 # Probabilities of keeping a unit: (0, 1].
 _KEEP_PROB = re.compile(r"^(\w+_keep|keep_prob)$")
 # Decays and drop rates: [0, 1).

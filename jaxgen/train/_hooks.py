@@ -18,6 +18,7 @@ from jaxgen import plot
 from jaxgen.train._loop import Hook, MetricsWriter, every
 from jaxgen.train._run import _truncate_metrics
 from jaxgen.train._state import GraphDefs, TrainState, merge_models
+from jaxgen.train._workdir import set_aside
 
 
 def sample_grid_hook(
@@ -67,9 +68,10 @@ def eval_hook(
 ) -> Hook:
   """Appends ``{"step": step, **evaluate(state, step)}`` to the JSON-lines ``path`` on the schedule of ``every``.
 
-  The first call of a run drops the records past the step the run started
-  from (records written after the checkpoint a resumed run restarts at), so
-  the file holds every scheduled step once, as ``metrics.jsonl`` does.
+  The first call of a resumed run drops the records past the step it
+  restarted from (written after its checkpoint), so the file holds every
+  scheduled step once; a run starting from step 0 keeps an earlier file
+  under another name. Both as ``run_training`` treats ``metrics.jsonl``.
 
   Args:
     path: the JSON-lines file.
@@ -91,7 +93,11 @@ def eval_hook(
   def hook(state: TrainState, step: int, metrics: dict[str, float]) -> None:
     nonlocal started
     if not started:
-      _truncate_metrics(writer.path, step - int(metrics.get("chunk_steps", 1)))
+      start = step - int(metrics.get("chunk_steps", 1))
+      if start == 0:
+        set_aside(writer.path)
+      else:
+        _truncate_metrics(writer.path, start)
       started = True
     scheduled(state, step, metrics)
 

@@ -21,10 +21,11 @@ import os
 import socket
 from typing import Any
 
-# Keys that may differ on resume without asking: they change how long the run goes or how it
-# reports, not what it computes.
-RESUMABLE_CHANGES = ("num_steps", "num_epochs", "data_dir", "steps_per_call", "checkpoint_every",
+# Keys that may differ on resume without asking: they change how long the run goes, how it
+# reports or how it is evaluated afterwards, not what it trains.
+RESUMABLE_CHANGES = ("num_steps", "num_epochs", "num_trials", "data_dir", "steps_per_call", "checkpoint_every",
                      "checkpoint_every_minutes", "sample_every", "allow_config_change", "num_devices")
+RESUMABLE_SECTIONS = ("eval",)
 
 
 class WorkdirInUseError(RuntimeError):
@@ -75,10 +76,11 @@ def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def config_changes(old: dict, new: dict) -> list[str]:
-  """Dotted keys whose values differ between two configs, resumable ones excepted."""
+  """Dotted keys whose values differ between two configs, resumable ones (and the eval section) excepted."""
   a, b = _flat(old or {}), _flat(new or {})
   return sorted(k for k in set(a) | set(b)
-                if a.get(k) != b.get(k) and k.rsplit(".", 1)[-1] not in RESUMABLE_CHANGES)
+                if a.get(k) != b.get(k) and k.rsplit(".", 1)[-1] not in RESUMABLE_CHANGES
+                and k.split(".", 1)[0] not in RESUMABLE_SECTIONS)
 
 
 def check_config_change(workdir: str, config: dict, *, allow_change: bool) -> None:
