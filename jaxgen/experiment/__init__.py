@@ -22,6 +22,7 @@ config_file)``. Every experiment's config has one layout:
 from jaxgen.experiment._common import OPTIMIZERS
 from jaxgen.experiment._common import SCHEDULES
 from jaxgen.experiment._common import USER_ERRORS
+from jaxgen.experiment._common import base_config
 from jaxgen.experiment._common import batch_shape_of
 from jaxgen.experiment._common import check_experiment_config
 from jaxgen.experiment._common import define_flags
@@ -54,6 +55,7 @@ __all__ = [
     "SCHEDULES",
     "TOY_DATASETS",
     "USER_ERRORS",
+    "base_config",
     "batch_shape_of",
     "check_autoencoder_config",
     "check_experiment_config",

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import optax
+import ml_collections
 from absl import app, flags, logging
 from ml_collections import config_flags
 
@@ -109,6 +110,39 @@ def _main(train_fn, check_fn, name: str, argv: Sequence[str]) -> None:
     print(f"{name}: interrupted; run the same command to resume from the last checkpoint.", file=sys.stderr,
           flush=True)
     sys.exit(130)
+
+
+def base_config(*, model: str, dataset: str = "digits") -> ml_collections.ConfigDict:
+  """A config in the one layout every experiment shares, with the training defaults filled in.
+
+  An experiment's ``get_config`` starts from it and sets what is its own
+  (the model's hyperparameters, the data's options, the evaluation).
+
+  Args:
+    model: ``config.model.name``, a registered model family.
+    dataset: ``config.data.name``.
+  """
+  placeholder = ml_collections.config_dict.placeholder
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+  # Resume a run whose config changed (beyond its length and reporting); recorded in config_history.jsonl.
+  config.allow_config_change = False
+  config.data = ml_collections.ConfigDict({"name": dataset, "data_dir": placeholder(str)})
+  config.model = ml_collections.ConfigDict({"name": model})
+  config.train = ml_collections.ConfigDict(dict(
+      batch_size=64,
+      num_steps=placeholder(int),  # None: num_epochs epochs
+      num_epochs=placeholder(int),
+      optimizer="adam", learning_rate=1e-3, b1=0.9, b2=0.999, eps=1e-8, momentum=0.9, schedule="constant",
+      ema_decay=placeholder(float),
+      steps_per_call=100,
+      unroll_steps=False,
+      checkpoint_every=100_000,
+      checkpoint_every_minutes=10.0,  # also save after this much wall time
+      num_devices=placeholder(int),  # None: every accelerator, one device on CPU
+  ))
+  config.eval = ml_collections.ConfigDict()
+  return config
 
 
 def check_experiment_config(

@@ -3,6 +3,7 @@
 from jaxgen.models._registry import ModelSpec
 from jaxgen.models._registry import build_models
 from jaxgen.models._registry import get_model_spec
+from jaxgen.models._registry import hparams_from_config
 from jaxgen.models._registry import model_hparams
 from jaxgen.models._registry import model_names
 from jaxgen.models._registry import register_model
@@ -49,6 +50,7 @@ __all__ = [
     "VAEConfig",
     "build_models",
     "get_model_spec",
+    "hparams_from_config",
     "model_hparams",
     "model_names",
     "register_model",
