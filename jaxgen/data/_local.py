@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 
 import numpy as np
 
@@ -47,8 +48,12 @@ def read_idx(path: str) -> np.ndarray:
   MNIST images have magic 2051 (uint8, 3 dims), labels 2049 (uint8, 1 dim).
   """
   opener = gzip.open if path.endswith(".gz") else open
-  with opener(path, "rb") as f:
-    data = f.read()
+  try:
+    with opener(path, "rb") as f:
+      data = f.read()
+  except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
+    raise ValueError(f"{path} cannot be read ({type(e).__name__}: {e}): the file is corrupt or truncated, "
+                     "download it again.") from None
   if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
     raise ValueError(f"{path} is not an IDX file (bad magic number {data[:4]!r}).")
   dtype, ndim = _IDX_DTYPES[data[2]], data[3]
@@ -146,6 +151,14 @@ def load_binarized_mnist_npz(data_dir: str) -> ImageDataset:
       raise ValueError(
           f"{path}: array {split!r} has shape {x.shape}; expected (N, 784) rows of"
           " 28x28 images."
+      )
+    if not np.isin(x, (0, 1)).all():
+      # Not the static binarization: binarize='static' cannot help (this loader is for binary data).
+      values = np.unique(x)
+      raise ValueError(
+          f"{path}: array {split!r} holds values other than 0 and 1 (e.g. {values[~np.isin(values, (0, 1))][:3].tolist()}), "
+          "so it is not the static binarization of Larochelle & Murray: save the 0/1 arrays there, or load grey "
+          "MNIST with data.name='mnist' and data.binarize='static' or 'dynamic'."
       )
     images[split] = x.astype(np.float32).reshape(-1, 28, 28, 1)
   return ImageDataset(

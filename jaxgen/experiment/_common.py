@@ -292,8 +292,5 @@ def steady_speed(workdir: str, steps_per_epoch: int | None = None) -> dict[str, 
   return out
 
 
-def write_json(path: str, obj: Any) -> None:
-  """Writes ``obj`` as indented JSON."""
-  with open(path, "w") as f:
-    json.dump(obj, f, indent=2)
-    f.write("\n")
+# Results files are written whole or not at all, as the training core writes its own.
+write_json = train.write_json

@@ -154,7 +154,8 @@ def train_gan_toy(config, workdir: str, *, progress: bool = True) -> dict:
     progress: show the progress bars.
   """
   check_gan_toy_config(config, dataset_size=int(config.data.num_train))
-  os.makedirs(workdir, exist_ok=True)
+  # The folder of the trials is this experiment's: never a finished run of another model.
+  train.claim_workdir(workdir, config, allow_config_change=config.allow_config_change)
   trials = []
   for trial in range(int(config.train.num_trials)):
     trials.append(run_trial(config, workdir, trial, progress=progress))

@@ -46,6 +46,8 @@ from jaxgen.train._step import make_train_step
 from jaxgen.train._streams import Stream
 from jaxgen.train._streams import Streams
 from jaxgen.train._workdir import WorkdirInUseError
+from jaxgen.train._workdir import claim_workdir
+from jaxgen.train._workdir import write_json
 
 __all__ = [
     "GAN_LOSSES",
@@ -69,6 +71,7 @@ __all__ = [
     "check_config",
     "check_data",
     "checkpoint_steps",
+    "claim_workdir",
     "compiler_options",
     "data_mesh",
     "data_seed_of",
@@ -94,4 +97,5 @@ __all__ = [
     "split_models",
     "stream_seed",
     "steps_per_epoch",
+    "write_json",
 ]

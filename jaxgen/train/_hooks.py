@@ -16,9 +16,8 @@ from flax import nnx
 
 from jaxgen import plot
 from jaxgen.train._loop import Hook, MetricsWriter, every
-from jaxgen.train._run import _truncate_metrics
 from jaxgen.train._state import GraphDefs, TrainState, merge_models
-from jaxgen.train._workdir import set_aside
+from jaxgen.train._workdir import set_aside, truncate_records
 
 
 def sample_grid_hook(
@@ -97,7 +96,7 @@ def eval_hook(
       if start == 0:
         set_aside(writer.path)
       else:
-        _truncate_metrics(writer.path, start)
+        truncate_records(writer.path, start)
       started = True
     scheduled(state, step, metrics)
 

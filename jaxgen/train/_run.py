@@ -44,7 +44,7 @@ from jaxgen.train._state import init_train_state
 from jaxgen.train._step import make_multi_step
 from jaxgen.train._step import make_train_step
 from jaxgen.train._streams import Streams
-from jaxgen.train._workdir import WorkdirLock, check_config_change, set_aside
+from jaxgen.train._workdir import WorkdirLock, claim_workdir, set_aside, truncate_records, write_json
 
 _VERSIONED = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "ml_collections", "jaxgen")
 
@@ -70,17 +70,6 @@ def data_seed_of(seed: int) -> int:
   return int(np.random.SeedSequence([int(seed), 0x5EED]).generate_state(1)[0])
 
 
-def config_to_dict(config: Any) -> Any:
-  """A JSON-able copy of a ConfigDict, a dict or a dataclass."""
-  if config is None:
-    return None
-  if hasattr(config, "to_json_best_effort"):
-    return json.loads(config.to_json_best_effort())
-  if hasattr(config, "to_dict"):
-    return json.loads(json.dumps(config.to_dict(), default=repr))
-  return json.loads(json.dumps(config, default=repr))
-
-
 def library_versions() -> dict[str, str]:
   """Versions of python, the libraries a run depends on, and the device kind."""
   out = {"python": platform.python_version()}
@@ -94,25 +83,6 @@ def library_versions() -> dict[str, str]:
   out["device_kind"] = devices[0].device_kind
   out["device_count"] = str(len(devices))
   return out
-
-
-def _write_json(path: str, obj: Any) -> None:
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    json.dump(obj, f, indent=2, sort_keys=True)
-    f.write("\n")
-  os.replace(tmp, path)
-
-
-def _truncate_metrics(path: str, step: int) -> None:
-  """Drops records past ``step``: a resumed run redoes those steps and writes them again."""
-  if not os.path.exists(path):
-    return
-  kept = [r for r in read_metrics(path) if r.get("step", 0) <= step]
-  with open(path + ".tmp", "w") as f:
-    for r in kept:
-      f.write(json.dumps(r) + "\n")
-  os.replace(path + ".tmp", path)
 
 
 def _check_positive(name: str, value, *, integer: bool = True, what: str = "") -> None:
@@ -357,7 +327,7 @@ def _restore_or_start(manager, template, *, workdir, num_steps, data_seed, resum
     os.makedirs(aside, exist_ok=True)
     os.replace(os.path.join(ckpt_dir, str(bad)), os.path.join(aside, str(bad)))
     _note(f"Moved the corrupt checkpoint {bad} to {aside}.")
-  _truncate_metrics(metrics_path, step)
+  truncate_records(metrics_path, step)
   _note(f"Resuming from step {step} of {num_steps} ({ckpt_dir}).")
   return state
 
@@ -368,8 +338,7 @@ def _run_locked(*, workdir, config, models, optimizers, updates, streams, dp, nu
                 resume, allow_config_change):
   ckpt_dir = os.path.join(workdir, "checkpoints")
   metrics_path = os.path.join(workdir, "metrics.jsonl")
-  config_dict = config_to_dict(config)
-  check_config_change(workdir, config_dict, allow_change=allow_config_change)
+  claim_workdir(workdir, config, allow_config_change=allow_config_change)
   graphdefs, state = init_train_state(
       models, optimizers, jax.random.key(int(seed)), ema_networks=tuple(ema_networks), aux=aux
   )
@@ -377,8 +346,7 @@ def _run_locked(*, workdir, config, models, optimizers, updates, streams, dp, nu
   try:
     state = _restore_or_start(manager, state, workdir=workdir, num_steps=num_steps, data_seed=data_seed,
                               resume=resume)
-    _write_json(os.path.join(workdir, "config.json"), config_dict)
-    _write_json(os.path.join(workdir, "versions.json"), library_versions())
+    write_json(os.path.join(workdir, "versions.json"), library_versions())
 
     step_fn = make_train_step(graphdefs, optimizers, updates, ema_decay=ema_decay, skip_nonfinite=skip_nonfinite)
     multi = dp.compile(make_multi_step(step_fn, unroll=unroll_steps, compiler_options=compiler_options),

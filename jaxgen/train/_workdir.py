@@ -124,6 +124,39 @@ def check_config_change(workdir: str, config: dict, *, allow_change: bool) -> No
     f.write(json.dumps({"time": stamp, "changed": changed, "config": config}) + "\n")
 
 
+def config_to_dict(config: Any) -> Any:
+  """A JSON-able copy of a ConfigDict, a dict or a dataclass."""
+  if config is None:
+    return None
+  if hasattr(config, "to_json_best_effort"):
+    return json.loads(config.to_json_best_effort())
+  if hasattr(config, "to_dict"):
+    return json.loads(json.dumps(config.to_dict(), default=repr))
+  return json.loads(json.dumps(config, default=repr))
+
+
+def claim_workdir(workdir: str | os.PathLike, config: Any, *, allow_config_change: bool = False) -> None:
+  """Makes ``workdir`` this run's: checked against its ``config.json`` (:func:`check_config_change`), then written.
+
+  ``run_training`` calls it; a program that keeps several runs under one
+  folder (the trials of an experiment) calls it for the folder too, so that
+  the folder of another model is never written into.
+  """
+  workdir = os.fspath(workdir)
+  os.makedirs(workdir, exist_ok=True)
+  config = config_to_dict(config)
+  check_config_change(workdir, config, allow_change=allow_config_change)
+  write_json(os.path.join(workdir, "config.json"), config)
+
+
+def write_json(path: str, obj: Any) -> None:
+  """Writes ``obj`` as JSON through a temporary file, so a crash never leaves half a file."""
+  with open(path + ".tmp", "w") as f:
+    json.dump(obj, f, indent=2)
+    f.write("\n")
+  os.replace(path + ".tmp", path)
+
+
 def set_aside(path: str) -> str | None:
   """Renames ``path`` to ``path.<n>.old`` (the first free n) when it exists; returns the new name."""
   if not os.path.exists(path):
@@ -133,3 +166,14 @@ def set_aside(path: str) -> str | None:
     n += 1
   os.replace(path, f"{path}.{n}.old")
   return f"{path}.{n}.old"
+
+
+def truncate_records(path: str, step: int) -> None:
+  """Drops the JSON-lines records past ``step``: a resumed run redoes those steps and writes them again."""
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    kept = [line for line in f if line.strip() and json.loads(line).get("step", 0) <= step]
+  with open(path + ".tmp", "w") as f:
+    f.writelines(kept)
+  os.replace(path + ".tmp", path)
