@@ -116,3 +116,31 @@ def test_a_corrupt_config_json_is_named(tmp_path):
   (tmp_path / "run" / "config.json").write_text("{not json")
   proc = _run("vae", TINY["vae"], tmp_path / "run")
   _assert_one_line(proc, "config.json")
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_signal_during_evaluation_ends_in_one_line_and_leaves_the_run_resumable(tmp_path, sig):
+  import signal
+  import time
+
+  workdir = tmp_path / "run"
+  cmd = [sys.executable, "-m", "experiments.vae.main", f"--workdir={workdir}", "--config.train.num_steps=20",
+         "--config.train.steps_per_call=20", "--config.eval.iwae_num_samples=5000", "--config.eval.iwae_num_examples=0"]
+  proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+  try:
+    deadline = time.time() + 240
+    while not (workdir / "checkpoints" / "20").is_dir() and time.time() < deadline and proc.poll() is None:
+      time.sleep(0.2)
+    time.sleep(2.0)  # inside the k = 5000 evaluation of 360 test digits
+    assert proc.poll() is None, "the run ended before the signal"
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=120)
+  finally:
+    proc.kill()
+  assert proc.returncode == 128 + getattr(signal, sig), err[-3000:]
+  assert "Traceback" not in err
+  # Besides the progress bars, the one line.
+  lines = [l for l in err.replace("\r", "\n").splitlines() if l.strip() and "it/s" not in l and "ex/s" not in l
+           and "%|" not in l]
+  assert lines == ["vae: interrupted; run the same command to resume from the last checkpoint."], lines
+  assert (workdir / "checkpoints" / "20").is_dir()

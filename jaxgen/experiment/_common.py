@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -14,6 +15,7 @@ import optax
 import ml_collections
 from absl import app, flags, logging
 from ml_collections import config_flags
+from tqdm.auto import tqdm
 
 from jaxgen import data, train
 
@@ -64,7 +66,14 @@ def _debug(argv: Sequence[str] = ()) -> bool:
   return os.environ.get("JAXGEN_DEBUG") == "1" or "--debug" in argv or (flags.FLAGS.is_parsed() and flags.FLAGS.debug)
 
 
+def _close_progress_bars() -> None:
+  # A bar left open would redraw itself after the message, on the message's line.
+  for bar in list(getattr(tqdm, "_instances", ())):
+    bar.close()
+
+
 def _user_error(name: str, error: BaseException) -> None:
+  _close_progress_bars()
   print(f"{name}: {' '.join(str(error).split())}", file=sys.stderr, flush=True)
   sys.exit(2)
 
@@ -91,6 +100,9 @@ def _main(train_fn, check_fn, name: str, argv: Sequence[str]) -> None:
     # absl logs at INFO unless told otherwise, and orbax logs every save there; -v 0 brings it back.
     logging.set_verbosity(logging.WARNING)
   config = flags.FLAGS.config
+  # SIGTERM outside training (loading, evaluation, pictures) ends like Ctrl-C, in one line; during
+  # training run_training's own handler takes over and saves a checkpoint first.
+  signal.signal(signal.SIGTERM, _terminate)
   try:
     if flags.FLAGS.data_dir is not None:
       if "data_dir" not in config.data:
@@ -102,14 +114,23 @@ def _main(train_fn, check_fn, name: str, argv: Sequence[str]) -> None:
     if _debug():
       raise
     _user_error(name, e)
-  except KeyboardInterrupt:
-    # A second Ctrl-C (training's first one stops at a chunk end and saves), or one during
+  except (KeyboardInterrupt, _Terminated) as e:
+    # A second Ctrl-C (training's first one stops at a chunk end and saves), or a signal during
     # evaluation or sampling: whatever was saved stays resumable.
     if _debug():
       raise
+    _close_progress_bars()
     print(f"{name}: interrupted; run the same command to resume from the last checkpoint.", file=sys.stderr,
           flush=True)
-    sys.exit(130)
+    sys.exit(128 + (signal.SIGTERM if isinstance(e, _Terminated) else signal.SIGINT))
+
+
+class _Terminated(Exception):
+  """SIGTERM arrived outside training."""
+
+
+def _terminate(signum, frame):
+  raise _Terminated()
 
 
 def base_config(*, model: str, dataset: str = "digits") -> ml_collections.ConfigDict:
