@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 from experiments.gan_theory import config as theory_config
-from experiments.gan_theory import main as theory_main
 from experiments.gan_toy import config as toy_config
 from jaxgen import experiment
 
@@ -100,18 +99,23 @@ def test_gan_toy_bad_config_exits_2_with_one_line_before_training(tmp_path):
 
 def test_gan_theory_smoke(tmp_path):
   c = theory_config.get_config()
-  c.hidden = 8
-  c.num_data = 2_000
-  c.batch_size = 64
-  c.d_steps = 20
-  c.gan_steps = 20
-  c.eval_every = 10
-  c.steps_per_call = 10
-  c.num_kde_samples = 300
-  results = theory_main.run(c, str(tmp_path))
-  for name in ["optimal_discriminator.png", "jsd_curve.png", "generator_density.png", "results.json", "jsd.jsonl"]:
+  c.model.hidden = 8
+  c.data.num_train = 2_000
+  c.train.batch_size = 64
+  c.train.discriminator.num_steps = 20
+  c.train.gan.num_steps = 20
+  c.train.steps_per_call = 10
+  c.eval.every = 10
+  c.eval.num_kde_samples = 300
+  experiment.check_gan_theory_config(c)
+  results = experiment.train_gan_theory(c, str(tmp_path), progress=False)
+  for name in ["optimal_discriminator.png", "jsd_curve.png", "generator_density.png", "results.json", "jsd.jsonl",
+               "config.json", "discriminator/config.json", "gan/loss_curves.png"]:
     assert os.path.exists(tmp_path / name), name
-  assert [json.loads(l)["step"] for l in open(tmp_path / "jsd.jsonl")] == [0, 10, 20]
+  assert [r["step"] for r in read_jsonl(tmp_path / "jsd.jsonl")] == [10, 20]  # step 0: results' jsd_initial
   d = results["discriminator"]
   assert abs(d["v_optimal_d"] - d["minus_log4_plus_2jsd"]) < 1e-5
   assert 0 <= results["generator"]["jsd_final"] <= 0.7
+  assert json.load(open(tmp_path / "results.json")) == results
+  # Run again: both runs resume at their end, and the JSD curve is read back whole.
+  assert experiment.train_gan_theory(c, str(tmp_path), progress=False) == results

@@ -66,7 +66,7 @@ def test_vae_experiments_on_digits(tmp_path, module, preset, compute_dtype):
 def test_vae_experiment_on_mock_mnist_with_ema(tmp_path):
   # The IWAE preset: grey MNIST, dynamic binarization, the paper's schedule; evaluated with the EMA.
   config = shrink(vae_config.get_config("iwae_1layer"))
-  config.data.data_dir = str(tmp_path / "data")
+  config.data.data_dir = None  # tfds mock data: no folder is read
   config.train.ema_decay = 0.5
   with tfds.testing.mock_data(num_examples=16):
     results = experiment.train_vae(config, str(tmp_path / "run"), progress=False)
@@ -78,7 +78,7 @@ def test_vae_experiment_on_mock_mnist_with_ema(tmp_path):
 @pytest.mark.parametrize("preset", ["digits", "mnist"])
 def test_autoencoder_experiment(tmp_path, preset):
   config = shrink(ae_config.get_config(preset))
-  config.data.data_dir = str(tmp_path / "data")
+  config.data.data_dir = None  # tfds mock data: no folder is read
   experiment.check_autoencoder_config(config)
   with tfds.testing.mock_data(num_examples=16):
     results = experiment.train_autoencoder(config, str(tmp_path / "run"), progress=False)

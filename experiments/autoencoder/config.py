@@ -28,6 +28,8 @@ the choice that matches the VAE's Bernoulli decoder;
 
 import ml_collections
 
+from jaxgen import experiment
+
 PRESETS = ("digits", "mnist")
 
 
@@ -36,45 +38,19 @@ def get_config(preset: str = "digits") -> ml_collections.ConfigDict:
   preset = preset or "digits"
   if preset not in PRESETS:
     raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}.")
-  placeholder = ml_collections.config_dict.placeholder
-  config = ml_collections.ConfigDict()
-  config.seed = 0
-  # Resume a run whose config changed (beyond its length and reporting); recorded in config_history.jsonl.
-  config.allow_config_change = False
-
-  config.data = ml_collections.ConfigDict()
-  config.data.name = "digits"
-  config.data.data_dir = placeholder(str)
+  config = experiment.base_config(model="autoencoder")
   config.data.binarize = "none"
 
-  config.model = ml_collections.ConfigDict()
-  config.model.name = "autoencoder"
   config.model.image_shape = (8, 8, 1)
   config.model.hidden_dim = 256
   config.model.latent_dim = 20
   # 'bfloat16': layers compute in bfloat16; parameters, losses and checkpoints stay float32.
   config.model.compute_dtype = "float32"
 
-  config.train = ml_collections.ConfigDict()
   config.train.loss = "mse"  # or "bce"
-  config.train.batch_size = 64
-  config.train.num_steps = placeholder(int)  # None: num_epochs epochs (set it for smoke tests).
   config.train.num_epochs = 100
-  config.train.optimizer = "adam"  # or "sgd"
-  config.train.learning_rate = 1e-3
-  config.train.b1 = 0.9
-  config.train.b2 = 0.999
-  config.train.eps = 1e-8
-  config.train.momentum = 0.9  # sgd's
-  config.train.schedule = "constant"
-  config.train.ema_decay = placeholder(float)
   config.train.steps_per_call = 23
-  config.train.unroll_steps = False
-  config.train.checkpoint_every = 100_000
-  config.train.checkpoint_every_minutes = 10.0  # also save after this much wall time
-  config.train.num_devices = placeholder(int)
 
-  config.eval = ml_collections.ConfigDict()
   config.eval.num_images = 64
   config.eval.use_ema = True
   if preset == "mnist":

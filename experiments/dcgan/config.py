@@ -32,6 +32,8 @@ preset (features 64, batch 128) costs ~16x more per step: use an accelerator.
 
 import ml_collections
 
+from jaxgen import experiment
+
 _PRESETS = {
     # name: (dataset, image_shape, features, num_steps, sample_every)
     "digits": ("digits", (8, 8, 1), 32, 1500, 250),
@@ -45,18 +47,8 @@ def get_config(preset: str = "digits") -> ml_collections.ConfigDict:
   if preset not in _PRESETS:
     raise ValueError(f"unknown preset {preset!r}: use one of {', '.join(_PRESETS)} (--config=...config.py:mnist)")
   dataset, image_shape, features, num_steps, sample_every = _PRESETS[preset]
-  placeholder = ml_collections.config_dict.placeholder
-  config = ml_collections.ConfigDict()
-  config.seed = 0
-  # Resume a run whose config changed (beyond its length and reporting); recorded in config_history.jsonl.
-  config.allow_config_change = False
+  config = experiment.base_config(model="dcgan", dataset=dataset)
 
-  config.data = ml_collections.ConfigDict()
-  config.data.name = dataset
-  config.data.data_dir = placeholder(str)
-
-  config.model = ml_collections.ConfigDict()
-  config.model.name = "dcgan"
   config.model.image_shape = image_shape
   config.model.latent_dim = 100
   config.model.features = features
@@ -67,28 +59,21 @@ def get_config(preset: str = "digits") -> ml_collections.ConfigDict:
   # 'bfloat16': layers compute in bfloat16; parameters, losses and checkpoints stay float32.
   config.model.compute_dtype = "float32"
 
-  config.train = ml_collections.ConfigDict()
+  # Adam, counted in steps; a field absent from saved runs' config.json would make resuming them a config change.
+  del config.train.momentum, config.train.num_epochs
   config.train.loss = "non_saturating"
   config.train.k = 1
   config.train.batch_size = 128
   config.train.num_steps = num_steps
-  config.train.optimizer = "adam"
   config.train.learning_rate = 2e-4
   config.train.b1 = 0.5
-  config.train.b2 = 0.999
-  config.train.eps = 1e-8
-  config.train.schedule = "constant"
-  config.train.ema_decay = placeholder(float)  # e.g. 0.999
   # XLA's CPU backend runs convolutions several times slower inside a loop, so
   # the 28x28 and larger models unroll a few steps per dispatch instead of scanning.
   config.train.unroll_steps = preset != "digits"
   config.train.steps_per_call = 50 if preset == "digits" else 4
   config.train.checkpoint_every = 1000
-  config.train.checkpoint_every_minutes = 10.0  # also save after this much wall time
-  config.train.num_devices = placeholder(int)  # None: every local accelerator (one device on CPU)
   config.train.sample_every = sample_every
 
-  config.eval = ml_collections.ConfigDict()
   config.eval.num_images = 64  # the sample grids
   config.eval.use_ema = True  # when the run keeps an EMA of G
   return config

@@ -34,26 +34,18 @@ linearly from 0.5 to 0.7 over 250 epochs.
 
 import ml_collections
 
+from jaxgen import experiment
+
 
 def get_config(preset: str = "digits") -> ml_collections.ConfigDict:
   """Presets: "digits" (default, offline) and "mnist"."""
   if preset not in ("digits", "mnist"):
     raise ValueError(f"unknown preset {preset!r}: use 'digits' or 'mnist' (--config=...config.py:mnist)")
   mnist = preset == "mnist"
-  placeholder = ml_collections.config_dict.placeholder
-  config = ml_collections.ConfigDict()
-  config.seed = 0
-  # Resume a run whose config changed (beyond its length and reporting); recorded in config_history.jsonl.
-  config.allow_config_change = False
-
-  config.data = ml_collections.ConfigDict()
-  config.data.name = "mnist" if mnist else "digits"
-  config.data.data_dir = placeholder(str)
+  config = experiment.base_config(model="gan_mlp", dataset="mnist" if mnist else "digits")
   # Held out from the end of the training set (MNIST: images 50,000..59,999).
   config.data.num_valid = 10_000 if mnist else 200
 
-  config.model = ml_collections.ConfigDict()
-  config.model.name = "gan_mlp"
   config.model.image_shape = (28, 28, 1) if mnist else (8, 8, 1)
   config.model.latent_dim = 100
   config.model.generator_features = (1200, 1200)
@@ -64,7 +56,8 @@ def get_config(preset: str = "digits") -> ml_collections.ConfigDict:
   # 'bfloat16': layers compute in bfloat16; parameters, losses and checkpoints stay float32.
   config.model.compute_dtype = "float32"
 
-  config.train = ml_collections.ConfigDict()
+  # SGD, counted in steps; a field absent from saved runs' config.json would make resuming them a config change.
+  del config.train.b1, config.train.b2, config.train.eps, config.train.num_epochs
   config.train.loss = "non_saturating"
   config.train.k = 1
   config.train.batch_size = 100
@@ -79,15 +72,9 @@ def get_config(preset: str = "digits") -> ml_collections.ConfigDict:
   config.train.momentum_final = 0.7
   config.train.momentum_saturate_steps = 250 * 500
   config.train.init_output_bias = True  # G's sigmoid bias from the data's mean image
-  config.train.ema_decay = placeholder(float)  # e.g. 0.999
-  config.train.steps_per_call = 100
-  config.train.unroll_steps = False
   config.train.checkpoint_every = 5_000 if mnist else 1_000
-  config.train.checkpoint_every_minutes = 10.0  # also save after this much wall time
-  config.train.num_devices = placeholder(int)  # None: every local accelerator (one device on CPU)
   config.train.sample_every = 2_000 if mnist else 500
 
-  config.eval = ml_collections.ConfigDict()
   config.eval.num_images = 100  # the sample grids
   config.eval.num_samples = 10_000
   config.eval.num_valid = 1_000

@@ -84,14 +84,6 @@ def load_dataset(
     if not os.path.isdir(data_dir):
       raise DatasetNotFoundError(f"data_dir {data_dir} does not exist or is not a folder: pass the folder that "
                                  f"holds the {name} files (--data_dir)")
-    local = name in _LOCAL and _LOCAL[name][0](data_dir)
-    if source != "local" and not local and not download and not os.path.isdir(os.path.join(data_dir, name)):
-      # Neither the local files nor a tfds folder for the dataset: say so before tfds logs its search.
-      wanted = (f"the files {', '.join(s + '.gz' for s in _local.MNIST_FILES.values())}" if name == "mnist" else
-                f"{_local.BINARIZED_MNIST_FILE}" if name == "binarized_mnist" else "")
-      raise DatasetNotFoundError(
-          f"data_dir {data_dir} holds no {name} data: it needs {wanted + ' or ' if wanted else ''}a prepared "
-          f"tfds folder {os.path.join(data_dir, name)} ({_tfds.download_hint(name, data_dir)})")
 
   if name == "digits":
     if source not in ("auto", "sklearn"):

@@ -7,7 +7,10 @@ enough to live in memory.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
+from absl import logging
 
 from jaxgen.data._dataset import DatasetNotFoundError, ImageDataset
 
@@ -19,6 +22,16 @@ TFDS_DATASETS = {
     "cifar10": (("train", "test"), True, False, 10),
     "binarized_mnist": (("train", "test", "validation"), False, True, None),
 }
+
+
+@contextlib.contextmanager
+def _absl_errors_only():
+  verbosity = logging.get_verbosity()
+  logging.set_verbosity(logging.ERROR)
+  try:
+    yield
+  finally:
+    logging.set_verbosity(verbosity)
 
 
 def download_hint(name: str, data_dir: str | None) -> str:
@@ -51,7 +64,9 @@ def load_tfds(name: str, *, data_dir: str | None = None, download: bool = False)
 
   splits, has_labels, binary, num_classes = TFDS_DATASETS[name]
   try:
-    sources = tfds.data_source(name, split=list(splits), data_dir=data_dir, download=download)
+    # tfds logs its search of data_dir at WARNING before it raises; the error below says it in one line.
+    with _absl_errors_only():
+      sources = tfds.data_source(name, split=list(splits), data_dir=data_dir, download=download)
   except (KeyError, AssertionError, NotImplementedError, FileNotFoundError, OSError) as e:
     # tfds signals unprepared data in several ways (an empty split dict, the
     # TFRecord format being unsupported, a missing directory); the original

@@ -36,6 +36,8 @@ from jaxgen.experiment._common import steady_speed
 from jaxgen.experiment._gan import check_gan_config
 from jaxgen.experiment._gan import train_dcgan
 from jaxgen.experiment._gan import train_gan_mnist
+from jaxgen.experiment._theory import check_gan_theory_config
+from jaxgen.experiment._theory import train_gan_theory
 from jaxgen.experiment._toy import PAPER_TABLE_1
 from jaxgen.experiment._toy import TOY_DATASETS
 from jaxgen.experiment._toy import check_gan_toy_config
@@ -60,6 +62,7 @@ __all__ = [
     "check_autoencoder_config",
     "check_experiment_config",
     "check_gan_config",
+    "check_gan_theory_config",
     "check_gan_toy_config",
     "check_vae_config",
     "define_flags",
@@ -75,6 +78,7 @@ __all__ = [
     "train_autoencoder",
     "train_dcgan",
     "train_gan_mnist",
+    "train_gan_theory",
     "train_gan_toy",
     "train_vae",
 ]

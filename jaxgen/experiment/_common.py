@@ -161,6 +161,7 @@ def base_config(*, model: str, dataset: str = "digits") -> ml_collections.Config
       checkpoint_every=100_000,
       checkpoint_every_minutes=10.0,  # also save after this much wall time
       num_devices=placeholder(int),  # None: every accelerator, one device on CPU
+      skip_nonfinite=False,  # True: skip an update whose loss or gradient is not finite instead of stopping
   ))
   config.eval = ml_collections.ConfigDict()
   return config
@@ -290,7 +291,7 @@ def run_from_config(
       steps_per_call=min(t.steps_per_call, num_steps), unroll_steps=t.unroll_steps, num_devices=t.num_devices,
       checkpoint_every=t.checkpoint_every, checkpoint_every_minutes=t.checkpoint_every_minutes,
       compiler_options=compiler_options, hooks=hooks, description=description, progress=progress,
-      allow_config_change=config.allow_config_change,
+      allow_config_change=config.allow_config_change, skip_nonfinite=bool(t.get("skip_nonfinite", False)),
   )
 
 

@@ -156,7 +156,8 @@ def fit(
       if bad is not None:
         raise NonFiniteError(
             f"non-finite {bad[1]} at step {bad[0]}: lower the learning rate, check the data, "
-            "or set skip_nonfinite to skip such updates; the last checkpoint is kept."
+            "or skip such updates (skip_nonfinite=True; --config.train.skip_nonfinite=True in the experiments); "
+            "the last checkpoint is kept."
         )
       step += k
       means = _chunk_means(metrics)
