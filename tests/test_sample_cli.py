@@ -147,3 +147,26 @@ def test_module_entry_point(tmp_path):
   )
   assert proc.returncode == 2
   assert proc.stderr.strip() == f"jaxgen.sample: no workdir {tmp_path / 'missing'}: pass the --workdir of a training run"
+
+
+def test_sampling_falls_back_from_a_corrupt_checkpoint(tmp_path, capsys):
+  def objective(models, ctx):
+    return jnp.mean((models["net"](ctx.batch["x"]) - ctx.batch["x"]) ** 2), {}
+
+  train.run_training(
+      workdir=tmp_path, config={"model": {"name": "test_sample_points"}}, models=_build_points(None, nnx.Rngs(0)),
+      optimizers={"net": optax.sgd(0.1)}, updates=[train.Update("net", objective)],
+      data={"x": np.random.default_rng(0).normal(size=(16, 2)).astype(np.float32)}, num_steps=4,
+      batch_shape=(4,), seed=0, steps_per_call=2, checkpoint_every=2, progress=False,
+  )
+  for f in (tmp_path / "checkpoints" / "4" / "params").rglob("*"):
+    if f.is_file() and f.parent.name == "d":  # orbax's array data files
+      f.write_bytes(f.read_bytes()[:8])
+  capsys.readouterr()
+  assert sample.main(["--workdir", str(tmp_path), "--num", "8", "--out", str(tmp_path / "s.png")]) == 0
+  err = capsys.readouterr().err
+  assert "checkpoint 4 in" in err and "falling back to checkpoint 2" in err
+  assert train.restore_models(tmp_path)[2] == 2
+  # Asked for by step, the damaged one is an error of one line, not a fall back.
+  assert sample.main(["--workdir", str(tmp_path), "--step", "4"]) == 2
+  assert "is unreadable" in capsys.readouterr().err
