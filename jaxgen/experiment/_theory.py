@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 from flax import nnx  # noqa: E402
 
-from jaxgen import losses, train  # noqa: E402
+from jaxgen import losses, objectives, train  # noqa: E402
 from jaxgen.experiment._common import batch_shape_of, run_from_config, write_json  # noqa: E402
 from jaxgen.models import build_models, gan_1d  # noqa: E402
 
@@ -148,20 +148,14 @@ def _run(config, workdir: str, part: str, models, updates, *, seed: int, ema_net
   return train.merge_models(graphdefs, state, use_ema=config.eval.use_ema)
 
 
-def discriminator_objective(discriminator, real, key, config):
-  """Mean minimax discriminator loss on real points ``(B, 1)`` and as many fresh points of p_g."""
-  fake = config.data.g_mean + config.data.g_std * jax.random.normal(key, real.shape)
-  d_loss = jnp.mean(losses.minimax_discriminator_loss(discriminator(real, train=True), discriminator(fake, train=True)))
-  return d_loss, {"d_loss": d_loss}
-
-
 def train_discriminator(config, workdir: str, *, progress: bool = True) -> nnx.Module:
   """Run 1: fits D to the sample of p_data against the fixed p_g; returns the trained D."""
   discriminator = gan_1d.Discriminator1D(gan_1d.GAN1DConfig.from_config(config.model), rngs=nnx.Rngs(config.seed))
-  objective = lambda models, ctx: discriminator_objective(models["discriminator"], ctx.batch["x"], ctx.key, config)
+  sample_p_g = lambda key, shape: config.data.g_mean + config.data.g_std * jax.random.normal(key, shape)
   return _run(
       config, workdir, "discriminator", {"discriminator": discriminator},
-      [train.Update("discriminator", objective)], seed=config.seed, ema_network="discriminator", progress=progress,
+      [objectives.discriminator_update_against(sample_p_g)], seed=config.seed, ema_network="discriminator",
+      progress=progress,
   )["discriminator"]
 
 

@@ -10,6 +10,7 @@ from jaxgen.objectives._core import Context
 from jaxgen.objectives._core import Objective
 from jaxgen.objectives._core import Update
 from jaxgen.objectives._gan import GAN_LOSSES
+from jaxgen.objectives._gan import discriminator_update_against
 from jaxgen.objectives._gan import gan_updates
 from jaxgen.objectives._pool import image_pool_init
 from jaxgen.objectives._pool import image_pool_query
@@ -22,6 +23,7 @@ __all__ = [
     "Objective",
     "Update",
     "autoencoder_objective",
+    "discriminator_update_against",
     "gan_updates",
     "image_pool_init",
     "image_pool_query",

@@ -145,3 +145,46 @@ def gan_updates(
       Update(discriminator, discriminator_objective, repeats=k, split_batch=split),
       Update(generator, generator_objective),
   ]
+
+
+def discriminator_update_against(
+    sample_fake: Callable[[jax.Array, tuple[int, ...]], jax.Array],
+    *,
+    loss: str = "minimax",
+    discriminator: str = "discriminator",
+    stream: str = "x",
+) -> Update:
+  r"""The discriminator update against a fixed generator distribution p_g.
+
+  Minimizes mean_i d_loss(D(x_i), D(x~_i)) with x ~ p_data from ``stream``
+  and x~ = ``sample_fake(key, x.shape)`` ~ p_g. With the minimax loss its
+  optimum is D* = p_data / (p_data + p_g) (Goodfellow et al. 2014, Prop. 1),
+  which is how ``experiments/gan_theory`` checks that a trained D reaches it.
+  The discriminator is called as ``D(x, train=True)``.
+
+  Args:
+    sample_fake: ``sample_fake(key, shape) -> x~``, draws of the fixed p_g.
+    loss: a key of :data:`GAN_LOSSES` (its discriminator loss is used).
+    discriminator: name of the discriminator network.
+    stream: the data stream of the real examples.
+
+  Returns:
+    One :class:`Update` of ``discriminator``; metric ``d_loss``.
+
+  References:
+    Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014, Prop. 1.
+  """
+  if loss not in GAN_LOSSES:
+    close = difflib.get_close_matches(loss, GAN_LOSSES, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    raise ValueError(f"unknown GAN loss '{loss}'.{hint} Known losses: {', '.join(sorted(GAN_LOSSES))}")
+  d_loss_fn = GAN_LOSSES[loss][0]
+
+  def objective(models, ctx: Context):
+    real = ctx.batch[stream]
+    fake = sample_fake(ctx.key, real.shape)
+    d = models[discriminator]
+    d_loss = jnp.mean(d_loss_fn(d(real, train=True), d(fake, train=True)))
+    return d_loss, {"d_loss": d_loss}
+
+  return Update(discriminator, objective)
