@@ -273,3 +273,14 @@ def test_dataset_rejects_inconsistent_splits():
     data.ImageDataset(name="t", train=x, test=x, train_labels=np.zeros(2, np.int32))
   with pytest.raises(ValueError, match="float32 numpy array"):
     data.ImageDataset(name="t", train=x.astype(np.float64), test=x)
+
+
+def test_fashion_mnist_from_local_idx_files(tmp_path):
+  # Fashion-MNIST ships under MNIST's file names; found in data_dir or data_dir/fashion_mnist.
+  arrays = _write_mnist(tmp_path / "fashion_mnist", seed=3)
+  ds = data.load_dataset("fashion_mnist", data_dir=tmp_path)
+  assert ds.name == "fashion_mnist" and ds.num_train == 7 and ds.num_test == 5
+  np.testing.assert_array_equal(ds.train_labels, arrays["train-labels-idx1-ubyte"])
+  (tmp_path / "empty").mkdir()
+  with pytest.raises(data.DatasetNotFoundError, match="no fashion_mnist IDX files"):
+    data.load_dataset("fashion_mnist", data_dir=tmp_path / "empty", source="local")

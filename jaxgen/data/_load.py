@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import os
 
 from jaxgen.data import _digits, _local, _tfds
@@ -16,6 +17,9 @@ SOURCES = ("auto", "local", "tfds", "sklearn")
 # Local-file loaders, tried before tfds when data_dir holds their files.
 _LOCAL = {
     "mnist": (_local.find_mnist_idx, _local.load_mnist_idx),
+    # Fashion-MNIST ships in MNIST's IDX layout, under the same file names.
+    "fashion_mnist": (functools.partial(_local.find_mnist_idx, name="fashion_mnist"),
+                      functools.partial(_local.load_mnist_idx, name="fashion_mnist")),
     "binarized_mnist": (_local.find_binarized_mnist_npz, _local.load_binarized_mnist_npz),
 }
 
@@ -103,7 +107,7 @@ def load_dataset(
     try:
       dataset = _tfds.load_tfds(name, data_dir=data_dir, download=download)
     except DatasetNotFoundError as e:
-      if name == "mnist" and source == "auto":
+      if name in ("mnist", "fashion_mnist") and source == "auto":
         raise DatasetNotFoundError(
             f"{e} Or pass a data_dir holding"
             f" {', '.join(s + '.gz' for s in _local.MNIST_FILES.values())}."

@@ -72,11 +72,11 @@ def _candidate_dirs(data_dir: str, name: str) -> list[str]:
   return [data_dir, os.path.join(data_dir, name)]
 
 
-def find_mnist_idx(data_dir: str | None) -> dict[str, str] | None:
-  """Paths of the four MNIST IDX files in `data_dir` (or `data_dir/mnist`), or None."""
+def find_mnist_idx(data_dir: str | None, name: str = "mnist") -> dict[str, str] | None:
+  """Paths of the four IDX files of MNIST (or Fashion-MNIST, same names) in `data_dir` or `data_dir/<name>`, or None."""
   if data_dir is None:
     return None
-  for folder in _candidate_dirs(os.fspath(data_dir), "mnist"):
+  for folder in _candidate_dirs(os.fspath(data_dir), name):
     paths = {}
     for key, stem in MNIST_FILES.items():
       for candidate in (stem + ".gz", stem):
@@ -99,14 +99,13 @@ def find_binarized_mnist_npz(data_dir: str | None) -> str | None:
   return None
 
 
-def load_mnist_idx(data_dir: str) -> ImageDataset:
-  """MNIST from the four IDX files: 60000 train / 10000 test, (28, 28, 1) in [0, 1]."""
-  paths = find_mnist_idx(data_dir)
+def load_mnist_idx(data_dir: str, name: str = "mnist") -> ImageDataset:
+  """MNIST (or Fashion-MNIST) from the four IDX files: 60000 train / 10000 test, (28, 28, 1) in [0, 1]."""
+  paths = find_mnist_idx(data_dir, name)
   if paths is None:
     raise DatasetNotFoundError(
-        f"no MNIST IDX files in {data_dir!r} or {os.path.join(data_dir, 'mnist')!r}: put"
-        f" {', '.join(s + '.gz' for s in MNIST_FILES.values())} there (from"
-        " https://yann.lecun.com/exdb/mnist/ or a mirror)."
+        f"no {name} IDX files in {data_dir!r} or {os.path.join(data_dir, name)!r}: put"
+        f" {', '.join(s + '.gz' for s in MNIST_FILES.values())} there."
     )
   arrays = {key: read_idx(path) for key, path in paths.items()}
   images = {}
@@ -114,12 +113,12 @@ def load_mnist_idx(data_dir: str) -> ImageDataset:
     x, y = arrays[f"{split}_images"], arrays[f"{split}_labels"]
     if x.ndim != 3 or y.ndim != 1 or x.shape[0] != y.shape[0]:
       raise ValueError(
-          f"MNIST {split} files disagree: images {x.shape}, labels {y.shape};"
+          f"{name} {split} files disagree: images {x.shape}, labels {y.shape};"
           " expected (N, 28, 28) images and (N,) labels."
       )
     images[split] = (x.astype(np.float32) / 255.0)[..., None]
   return ImageDataset(
-      name="mnist",
+      name=name,
       train=images["train"],
       test=images["test"],
       train_labels=arrays["train_labels"].astype(np.int32),

@@ -1,5 +1,8 @@
 """Evaluation metrics of generative models: likelihood bounds, Parzen windows, mode coverage."""
 
+from jaxgen.metrics._classifier import FEATURE_NETWORK_GATES
+from jaxgen.metrics._classifier import FeatureNetwork
+from jaxgen.metrics._classifier import feature_network
 from jaxgen.metrics._likelihood import LatentVariableModel
 from jaxgen.metrics._likelihood import evaluate_elbo
 from jaxgen.metrics._likelihood import iwae_log_likelihood
@@ -20,12 +23,15 @@ from jaxgen.metrics._sample_quality import precision_recall
 from jaxgen.metrics._subset import random_subset
 
 __all__ = [
+    "FEATURE_NETWORK_GATES",
+    "FeatureNetwork",
     "GaussianMixture2D",
     "LatentVariableModel",
     "classifier_accuracy",
     "classifier_score",
     "density_coverage",
     "evaluate_elbo",
+    "feature_network",
     "frechet_distance",
     "frechet_distance_from_moments",
     "grid_modes",

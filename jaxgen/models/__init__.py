@@ -21,6 +21,8 @@ from jaxgen.models.gan_mlp import GANMLPConfig
 from jaxgen.models.gan_mlp import MaxoutDiscriminator
 from jaxgen.models.gan_mlp import MLPGenerator
 from jaxgen.models.layers import Maxout
+from jaxgen.models.lenet import LeNet
+from jaxgen.models.lenet import LeNetConfig
 from jaxgen.models.toy_gan import ToyDiscriminator
 from jaxgen.models.toy_gan import ToyGANConfig
 from jaxgen.models.toy_gan import ToyGenerator
@@ -40,6 +42,8 @@ __all__ = [
     "GAN1DConfig",
     "GANMLPConfig",
     "Generator1D",
+    "LeNet",
+    "LeNetConfig",
     "MLPGenerator",
     "Maxout",
     "MaxoutDiscriminator",
