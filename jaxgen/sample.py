@@ -16,11 +16,9 @@ points (N, 1) (e.g. ``gan_1d``) to a histogram. With
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
-from typing import Any
 
 import jax
 import numpy as np

@@ -1,7 +1,6 @@
 """A run owns its workdir, and its checkpoints fail safe (the issue's list, one regression test each)."""
 
 import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -141,6 +140,6 @@ def test_arrays_that_decode_but_differ_fail_their_checksum(tmp_path):
   template = train.init_train_state({"net": nnx.Linear(4, 4, rngs=nnx.Rngs(0))}, {"net": optax.adam(1e-2)},
                                     jax.random.key(0))[1]
   with train.CheckpointManager(tmp_path / "checkpoints", create=False) as mngr:
-    with pytest.raises(train.CorruptCheckpointError, match=rf"checkpoint 4 in .* is corrupt: params.* fails its checksum"):
+    with pytest.raises(train.CorruptCheckpointError, match=r"checkpoint 4 in .* is corrupt: params.* fails its checksum"):
       mngr.restore(template, step=4)
     assert int(mngr.restore(template, step=2).step) == 2

@@ -249,9 +249,8 @@ def gaussian_kl(
     raise ValueError(
         f"gaussian_kl: mean {mean.shape} and logvar {logvar.shape} must have the same shape."
     )
+  # Floats by the checks above: the result type is a float type.
   dtype = jnp.result_type(mean, logvar, prior_mean, prior_logvar)
-  if not jnp.issubdtype(dtype, jnp.floating):
-    dtype = jnp.result_type(float)
   mean, logvar = mean.astype(dtype), logvar.astype(dtype)
   prior_mean = jnp.asarray(prior_mean, dtype)
   prior_logvar = jnp.asarray(prior_logvar, dtype)

@@ -13,7 +13,6 @@ never stopped.
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import os
 import platform
 import signal
