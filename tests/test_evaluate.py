@@ -120,3 +120,25 @@ def test_evaluate_errors_are_one_line(tmp_path, capsys):
   assert err.startswith("jaxgen.evaluate: no workdir") and "\n" not in err
   assert evaluate.main(["--workdir", str(tmp_path), "--num", "3"]) == 2
   assert "--num must be >= 10" in capsys.readouterr().err
+
+
+def test_eval_vs_train_benchmark_reads_both_kinds_of_run(tmp_path, digits_features, capsys):
+  from benchmarks import eval_vs_train
+
+  _, _, cache = digits_features
+  _vae_run(tmp_path / "vae")
+  _dcgan_run(tmp_path / "dcgan")
+  capsys.readouterr()
+  out = tmp_path / "rows.json"
+  assert eval_vs_train.main(["--workdirs", str(tmp_path / "vae"), str(tmp_path / "dcgan"), "--num", "100",
+                             "--cache_dir", str(cache), "--out", str(out)]) == 0
+  rows = {r["model"]: r for r in json.loads(out.read_text())["rows"]}
+  assert set(rows) == {"vae", "dcgan"}
+  assert rows["vae"]["steps"] == 20 and rows["dcgan"]["steps"] == 4
+  assert "IWAE k=10" in rows["vae"]["eval"] and "jaxgen.evaluate, 100 samples" in rows["dcgan"]["eval"]
+  for r in rows.values():
+    assert r["train_seconds"] > 0 and r["eval_seconds"] > 0
+    assert r["eval_over_train"] == pytest.approx(r["eval_seconds"] / r["train_seconds"])
+  # A folder that is not a run: one line, exit 2.
+  assert eval_vs_train.main(["--workdirs", str(tmp_path)]) == 2
+  assert "\n" not in capsys.readouterr().err.strip()

@@ -71,8 +71,8 @@ def get_config(preset: str = "digits") -> ml_collections.ConfigDict:
   config.eval.elbo_samples = 1
   config.eval.iwae_num_samples = 5000
   config.eval.iwae_num_examples = 1000  # 0: the whole test set; else a seeded random subset.
-  config.eval.iwae_batch_size = 100
-  config.eval.iwae_sample_chunk = 500
+  config.eval.iwae_batch_size = 20
+  config.eval.iwae_sample_chunk = 5  # decodes per step = batch x chunk: small stays in cache
   config.eval.test_binarization_seed = 0
   config.eval.seed = 1
   config.eval.num_images = 64

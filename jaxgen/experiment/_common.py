@@ -159,6 +159,7 @@ def base_config(*, model: str, dataset: str = "digits") -> ml_collections.Config
       unroll_steps=False,
       checkpoint_every=100_000,
       checkpoint_every_minutes=10.0,  # also save after this much wall time
+      keep_checkpoints=3,  # the newest this many are kept; 0 keeps every one (to evaluate along the run)
       num_devices=placeholder(int),  # None: every accelerator, one device on CPU
       skip_nonfinite=False,  # True: skip an update whose loss or gradient is not finite instead of stopping
   ))
@@ -289,7 +290,8 @@ def run_from_config(
       ema_networks=ema_networks if t.ema_decay is not None else (), ema_decay=t.ema_decay,
       steps_per_call=min(t.steps_per_call, num_steps), unroll_steps=t.unroll_steps, num_devices=t.num_devices,
       checkpoint_every=t.checkpoint_every, checkpoint_every_minutes=t.checkpoint_every_minutes,
-      compiler_options=compiler_options, hooks=hooks, description=description, progress=progress,
+      keep_checkpoints=t.get("keep_checkpoints", 3) or None, compiler_options=compiler_options, hooks=hooks,
+      description=description, progress=progress,
       allow_config_change=config.allow_config_change, skip_nonfinite=bool(t.get("skip_nonfinite", False)),
   )
 

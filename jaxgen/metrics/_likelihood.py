@@ -135,8 +135,8 @@ def iwae_log_likelihood(
     key: jax.Array,
     *,
     num_samples: int = 5000,
-    batch_size: int = 100,
-    sample_chunk: int = 500,
+    batch_size: int = 20,
+    sample_chunk: int = 5,
     progress: str | None = None,
 ) -> np.ndarray:
   r"""log p(x) ~ L_k = log (1/k) sum_i p(x, z_i) / q(z_i | x), z_i ~ q(z | x), per example.
@@ -156,8 +156,7 @@ def iwae_log_likelihood(
     num_samples: k, importance samples per example.
     batch_size: examples per compiled call.
     sample_chunk: importance samples per scan step (lowered to k if larger).
-    progress: a description shows a progress bar over the examples (stderr):
-      k = 5000 on 10,000 images takes about half an hour on 2 CPU cores.
+    progress: a description shows a progress bar over the examples (stderr).
 
   Returns:
     numpy ``(N,)``: the estimate of log p(x) of each example, in nats (the

@@ -282,8 +282,13 @@ def _kth_smallest_block(queries, refs, start, *, k: int, exclude_self: bool):
   if exclude_self:
     own = (start + jnp.arange(queries.shape[0]))[:, None] == jnp.arange(refs.shape[0])[None, :]
     sq = jnp.where(own, jnp.inf, sq)
-  neg_smallest, _ = jax.lax.top_k(-sq, k)
-  return -neg_smallest[:, k - 1]
+  # k passes of (argmin, mask that one entry): for the small k used here this
+  # is several times faster on CPU than lax.top_k, which sorts each row. Masking
+  # one index at a time keeps tied distances, as top_k does.
+  rows = jnp.arange(sq.shape[0])
+  for _ in range(k - 1):
+    sq = sq.at[rows, jnp.argmin(sq, axis=1)].set(jnp.inf)
+  return jnp.min(sq, axis=1)
 
 
 @functools.partial(jax.jit, static_argnames=("closed",))

@@ -30,10 +30,12 @@ import numpy as np
 # None, a placeholder, means unset (num_steps None: count the steps from num_epochs).
 _POSITIVE_INT = re.compile(
     r"^(batch_size|\w+_batch_size|num_steps|num_epochs|num_stages|num_devices|num_trials|num_train|num_valid|"
-    r"num_images|num_sigmas|num_samples|\w+_samples|steps_per_call|checkpoint_every|keep_checkpoints|every|"
+    r"num_images|num_sigmas|num_samples|\w+_samples|steps_per_call|checkpoint_every|every|"
     r"\w+_every|k|packing|kernel_size|latent_dim|\w+_dim|\w+_features|\w+_units|\w+_sizes|\w+_pieces|"
     r"\w+_channels|\w+_layers|\w+_hidden|\w+_chunk|\w+_saturate_steps|image_shape)$"
 )
+# Counts where 0 means "no limit": integers >= 0.
+_COUNT_OR_ZERO = re.compile(r"^(keep_checkpoints)$")
 # Rates, step sizes and durations: numbers > 0.
 _POSITIVE_FLOAT = re.compile(r"^(learning_rate|lr|\w+_learning_rate|\w+_lr|lr_decay|\w+_minutes)$")
 # Probabilities of keeping a unit: (0, 1].
@@ -98,6 +100,9 @@ def _check_value(path: str, key: str, value: Any) -> None:
     for v in values:
       if not _is_number(v) or int(v) != v or v < 1:
         raise ValueError(f"{path} must hold integers >= 1, got {value!r}: set it to a positive size")
+  elif _COUNT_OR_ZERO.match(key):
+    if not _is_number(value) or int(value) != value or value < 0:
+      raise ValueError(f"{path} must be an integer >= 0 (0: no limit), got {value!r}")
   elif _POSITIVE_FLOAT.match(key):
     if not _is_number(value) or not value > 0:
       raise ValueError(f"{path} must be a number > 0, got {value!r}: set a positive rate")

@@ -96,7 +96,8 @@ def _validate(*, models, optimizers, updates, num_steps, ema_networks, ema_decay
   _check_positive("num_steps", num_steps, what=": set the number of training steps")
   _check_positive("steps_per_call", steps_per_call)
   _check_positive("checkpoint_every", checkpoint_every)
-  _check_positive("keep_checkpoints", keep_checkpoints)
+  if keep_checkpoints is not None:  # None keeps every checkpoint
+    _check_positive("keep_checkpoints", keep_checkpoints)
   as_schedule(ema_decay)  # a bad constant decay fails here, in one line
   if ema_networks and ema_decay is None:
     raise ValueError(f"ema_networks {tuple(ema_networks)} need an ema_decay (e.g. 0.999)")
@@ -186,7 +187,7 @@ def run_training(
     num_devices: int | None = None,
     checkpoint_every: int = 1000,
     checkpoint_every_minutes: float | None = 10.0,
-    keep_checkpoints: int = 3,
+    keep_checkpoints: int | None = 3,
     hooks: Sequence[Hook] = (),
     description: str = "train",
     progress: bool = True,
@@ -229,7 +230,8 @@ def run_training(
     checkpoint_every_minutes: also save after a chunk that ends this many
       minutes of wall time after the last save, so that a killed run never
       loses more than that; ``None`` to save by steps only.
-    keep_checkpoints: how many of the newest checkpoints to keep.
+    keep_checkpoints: how many of the newest checkpoints to keep; None keeps all
+      (to evaluate the run along its course).
     hooks: ``hook(state, step, metrics)`` after every chunk (after the
       checkpoint hook).
     description: label of the progress bar.

@@ -24,7 +24,8 @@ from typing import Any
 # Keys that may differ on resume without asking: they change how long the run goes, how it
 # reports or how it is evaluated afterwards, not what it trains.
 RESUMABLE_CHANGES = ("num_steps", "num_epochs", "num_trials", "data_dir", "steps_per_call", "checkpoint_every",
-                     "checkpoint_every_minutes", "sample_every", "allow_config_change", "num_devices")
+                     "checkpoint_every_minutes", "keep_checkpoints", "sample_every", "allow_config_change",
+                     "num_devices")
 RESUMABLE_SECTIONS = ("eval",)
 
 
