@@ -3,7 +3,9 @@
     python -m jaxgen.evaluate --workdir RUN [--num 10000] [--seed 0]
         [--cache_dir DIR] [--data_dir DIR] [--step N] [--no_ema]
 
-Draws ``--num`` samples from the run's checkpoint (EMA weights where kept),
+Draws ``--num`` samples from the run's checkpoint (EMA weights where kept;
+a conditional run's classes in turn, each sample scored by the feature
+network's classifier against its label),
 embeds them with the dataset's own LeNet feature network
 (``jaxgen.metrics.feature_network``: trained on first use, gated, cached in
 ``--cache_dir``), and compares them with the test split. Beside every figure
@@ -33,22 +35,24 @@ import numpy as np
 
 from jaxgen import data, metrics, models, plot, train
 
-DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "jaxgen", "feature_networks")
+DEFAULT_CACHE_DIR = metrics.DEFAULT_CACHE_DIR
 
 
 class EvaluateError(ValueError):
   """A run cannot be evaluated (bad arguments, samples that are not images of the dataset)."""
 
 
-def _embed_samples(nets, config, feature_net, *, num: int, key: jax.Array, batch_size: int, keep: int):
-  """Features and class log-probabilities of ``num`` samples, and the first ``keep`` samples themselves."""
+def _embed_samples(nets, config, feature_net, *, num: int, key: jax.Array, batch_size: int, keep: int,
+                   labels: np.ndarray | None = None):
+  """Features and class log-probabilities of ``num`` samples (of ``labels``), and the first ``keep`` samples."""
   spec = models.get_model_spec(config.model.name)
   if spec.sample is None:
     raise EvaluateError(f"model '{spec.name}' registered no sample function: it cannot be evaluated")
   features, log_probs, kept = [], [], []
   for i in range(math.ceil(num / batch_size)):
     n = min(batch_size, num - i * batch_size)
-    x = np.asarray(spec.sample(nets, jax.random.fold_in(key, i), n, config), np.float32)
+    kwargs = {} if labels is None else {"labels": labels[i * batch_size:i * batch_size + n]}
+    x = np.asarray(spec.sample(nets, jax.random.fold_in(key, i), n, config, **kwargs), np.float32)
     if x.ndim != 4 or tuple(x.shape[1:]) != feature_net.image_shape:
       raise EvaluateError(
           f"the run's samples have shape {x.shape[1:]}, the {feature_net.dataset} feature network takes images of "
@@ -58,15 +62,6 @@ def _embed_samples(nets, config, feature_net, *, num: int, key: jax.Array, batch
     if sum(len(k) for k in kept) < keep:
       kept.append(x[: keep - sum(len(k) for k in kept)])
   return np.concatenate(features), np.concatenate(log_probs), np.concatenate(kept)
-
-
-def sample_quality(fake: np.ndarray, real: np.ndarray, *, seed: int, k: int = 3) -> dict[str, float]:
-  """FID, KID (mean, std), precision and recall (k = 3), density and coverage (k = 5) of ``fake`` against ``real``."""
-  kid = metrics.kernel_inception_distance(fake, real, seed=seed, subset_size=min(1000, len(fake), len(real)))
-  pr = metrics.precision_recall(real, fake, k=k)
-  dc = metrics.density_coverage(real, fake, k=5)
-  return {"fid": metrics.frechet_distance(fake, real), "kid_mean": kid["mean"], "kid_std": kid["std"],
-          "precision": pr["precision"], "recall": pr["recall"], "density": dc["density"], "coverage": dc["coverage"]}
 
 
 def _save_neighbours(path: str, samples: np.ndarray, sample_features: np.ndarray, train_images: np.ndarray,
@@ -119,10 +114,13 @@ def evaluate_run(
   test = ds.test[:num]
   train_images = ds.train[:num]
   test_features, train_features = feature_net.features(test), feature_net.features(train_images)
+  # A conditional run: the same number of samples of every class, each scored against its label.
+  num_classes = config.model.get("num_classes")
+  labels = None if num_classes is None else (np.arange(num) % num_classes).astype(np.int32)
   fake_features, fake_log_probs, shown = _embed_samples(
-      nets, config, feature_net, num=num, key=jax.random.key(seed), batch_size=batch_size, keep=8)
-  samples = sample_quality(fake_features, test_features, seed=seed)
-  floor = sample_quality(train_features, test_features, seed=seed)
+      nets, config, feature_net, num=num, key=jax.random.key(seed), batch_size=batch_size, keep=8, labels=labels)
+  samples = metrics.sample_quality(fake_features, test_features, seed=seed)
+  floor = metrics.sample_quality(train_features, test_features, seed=seed)
   score = metrics.classifier_score(fake_log_probs)
   real_score = metrics.classifier_score(feature_net.log_probs(test))
   record = {
@@ -139,6 +137,10 @@ def evaluate_run(
       "floor_train_vs_test": floor,
       "classifier_score": score["mean"],
       "classifier_score_of_test_images": real_score["mean"],
+      **({} if labels is None else {
+          "classifier_accuracy": metrics.classifier_accuracy(fake_log_probs, labels),
+          "classifier_accuracy_of_test_images": metrics.classifier_accuracy(feature_net.log_probs(test),
+                                                                            ds.test_labels[:num])}),
       "feature_network": {"dataset": feature_net.dataset, "test_accuracy": feature_net.accuracy,
                           "features": feature_net.feature_dim, "cache": feature_net.path},
       "seconds": time.perf_counter() - t0,
@@ -159,6 +161,9 @@ def format_record(record: dict) -> str:
     lines.append(f"{name:<12}{record['samples'][name]:>12.4g}{record['floor_train_vs_test'][name]:>12.4g}")
   lines.append(f"{'class score':<12}{record['classifier_score']:>12.4g}{record['classifier_score_of_test_images']:>12.4g}"
                "  (test images)")
+  if "classifier_accuracy" in record:
+    lines.append(f"{'class acc':<12}{record['classifier_accuracy']:>12.4g}"
+                 f"{record['classifier_accuracy_of_test_images']:>12.4g}  (samples against the label drawn for)")
   return "\n".join(lines)
 
 

@@ -1,14 +1,16 @@
 """Samples from a saved run, without the dataset or the training code.
 
     python -m jaxgen.sample --workdir RUN [--num 64] [--seed S] [--out grid.png]
-        [--step N] [--no_ema] [--batch_size 256] [--save_npy samples.npy]
+        [--step N] [--no_ema] [--batch_size 256] [--save_npy samples.npy] [--label Y]
 
 The networks are restored by :func:`jaxgen.train.restore_models` (rebuilt
 from ``RUN/config.json`` through the model registry, with their parameters,
 other state and EMA weights read from the checkpoint). Samples are drawn
 ``--batch_size`` at a time with the family's registered ``sample`` function;
 images (N, H, W, C) go to a PNG grid, 2-D points to a scatter plot, 1-D
-points (N, 1) (e.g. ``gan_1d``) to a histogram. With
+points (N, 1) (e.g. ``gan_1d``) to a histogram. A conditional run (its
+config has ``model.num_classes``) draws ``--label`` only, or by default a
+grid with one row per class. With
 ``--save_npy`` every sample is written to a memory-mapped ``.npy``, so a large
 ``--num`` needs memory for one batch and the grid only.
 """
@@ -42,12 +44,14 @@ def draw_samples(
     batch_size: int = 256,
     out: np.ndarray | None = None,
     keep: int | None = None,
+    labels: np.ndarray | None = None,
 ) -> np.ndarray:
   """Draws ``num`` samples ``batch_size`` at a time with the registered ``sample`` function.
 
   Batch ``i`` uses ``fold_in(key, i)``. Samples go to ``out`` (e.g. a
   memory-mapped array) when given; the first ``keep`` (default all) are
-  returned.
+  returned. ``labels`` ``(num,)``: the class of each sample, for a
+  conditional family (its ``sample`` takes ``labels=``).
   """
   if num < 1:
     raise ValueError(f"--num must be >= 1, got {num}")
@@ -61,7 +65,8 @@ def draw_samples(
   done = 0
   for i in range(math.ceil(num / batch_size)):
     n = min(batch_size, num - done)
-    batch = np.asarray(spec.sample(models, jax.random.fold_in(key, i), n, config))
+    kwargs = {} if labels is None else {"labels": np.asarray(labels[done:done + n])}
+    batch = np.asarray(spec.sample(models, jax.random.fold_in(key, i), n, config, **kwargs))
     if batch.shape[0] != n:
       raise SampleError(f"sample() of '{spec.name}' returned {batch.shape[0]} samples, {n} asked")
     if out is not None:
@@ -72,10 +77,31 @@ def draw_samples(
   return np.concatenate(kept)
 
 
-def save_samples_figure(path: str, samples: np.ndarray, *, title: str = "") -> str:
+def class_labels(config, num: int, label: int | None) -> tuple[np.ndarray | None, int | None]:
+  """Labels of ``num`` samples of a conditional run, and the grid's columns.
+
+  ``label`` given: every sample of that class. Otherwise one row per class
+  (``num // num_classes`` samples each, at least one). Unconditional runs:
+  ``(None, None)``; a label for one is an error.
+  """
+  num_classes = config.model.get("num_classes")
+  if num_classes is None:
+    if label is not None:
+      raise SampleError(f"--label: model '{config.model.name}' is not conditional (its config has no num_classes)")
+    return None, None
+  if label is not None:
+    if not 0 <= label < num_classes:
+      raise SampleError(f"--label must be in [0, {num_classes}), got {label}")
+    return np.full(num, label, np.int32), None
+  per_class = max(1, num // num_classes)
+  return np.repeat(np.arange(num_classes, dtype=np.int32), per_class)[:num], per_class
+
+
+def save_samples_figure(path: str, samples: np.ndarray, *, title: str = "", ncol: int | None = None) -> str:
   """A PNG grid for images (N, H, W, C), a scatter plot for points (N, 2), a histogram for points (N, 1) or (N,)."""
   if samples.ndim == 4:
-    return plot.save_image_grid(path, np.clip(samples, 0.0, 1.0), ncol=math.ceil(math.sqrt(len(samples))))
+    ncol = ncol or math.ceil(math.sqrt(len(samples)))
+    return plot.save_image_grid(path, np.clip(samples, 0.0, 1.0), ncol=ncol)
   if samples.ndim == 2 and samples.shape[1] == 2:
     return plot.save_scatter(path, {"samples": samples}, title=title)
   if samples.ndim == 1 or (samples.ndim == 2 and samples.shape[1] == 1):
@@ -96,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument("--batch_size", type=int, default=256, help="samples drawn per call")
   parser.add_argument("--max_grid", type=int, default=1024, help="at most this many samples in the figure")
   parser.add_argument("--save_npy", default=None, help="also write all samples to this .npy file")
+  parser.add_argument("--label", type=int, default=None,
+                      help="class of every sample (conditional runs; default one row per class)")
   args = parser.parse_args(argv)
   try:
     if args.num < 1:
@@ -103,18 +131,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.batch_size < 1 or args.max_grid < 1:
       raise SampleError("--batch_size and --max_grid must be >= 1")
     models, config, step = restore_models(args.workdir, step=args.step, use_ema=not args.no_ema)
+    labels, ncol = class_labels(config, args.num, args.label)
+    num = args.num if labels is None else len(labels)
     key = jax.random.key(args.seed)
     out = None
     if args.save_npy:
       # Shape and dtype from one sample, then every batch written straight to disk.
-      probe = draw_samples(models, config, num=1, key=jax.random.key(0), batch_size=1)
-      out = np.lib.format.open_memmap(args.save_npy, mode="w+", dtype=probe.dtype, shape=(args.num, *probe.shape[1:]))
-    grid = draw_samples(models, config, num=args.num, key=key, batch_size=args.batch_size, out=out, keep=args.max_grid)
+      probe = draw_samples(models, config, num=1, key=jax.random.key(0), batch_size=1,
+                           labels=None if labels is None else labels[:1])
+      out = np.lib.format.open_memmap(args.save_npy, mode="w+", dtype=probe.dtype, shape=(num, *probe.shape[1:]))
+    grid = draw_samples(models, config, num=num, key=key, batch_size=args.batch_size, out=out, keep=args.max_grid,
+                        labels=labels)
     if out is not None:
       out.flush()
       del out
     path = args.out or os.path.join(args.workdir, f"samples_step{step}.png")
-    save_samples_figure(path, grid, title=f"{config.model.name}, step {step}")
+    save_samples_figure(path, grid, title=f"{config.model.name}, step {step}", ncol=ncol)
   except (SampleError, RunNotFoundError, ValueError) as e:
     print(f"jaxgen.sample: {e}", file=sys.stderr)
     return 2

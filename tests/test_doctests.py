@@ -8,6 +8,11 @@ import jaxgen.losses._divergences
 import jaxgen.losses._elbo
 import jaxgen.losses._gan
 import jaxgen.losses._likelihoods
+import jaxgen.losses._penalties
+import jaxgen.metrics._summary
+import jaxgen.nn._augment
+import jaxgen.nn._spectral
+import jaxgen.objectives._gan
 import jaxgen.random
 
 MODULES = [
@@ -15,6 +20,11 @@ MODULES = [
     jaxgen.losses._elbo,
     jaxgen.losses._gan,
     jaxgen.losses._likelihoods,
+    jaxgen.losses._penalties,
+    jaxgen.metrics._summary,
+    jaxgen.nn._augment,
+    jaxgen.nn._spectral,
+    jaxgen.objectives._gan,
     jaxgen.random,
 ]
 

@@ -30,7 +30,7 @@ def test_calibration_orders_known_cases(digits_features):
   rng = np.random.default_rng(0)
   n = min(len(ds.train), 1000)
   real, train = net.features(ds.test), ds.train[:n]
-  fid = lambda x: evaluate.sample_quality(net.features(np.asarray(x, np.float32)), real, seed=0)["fid"]
+  fid = lambda x: metrics.sample_quality(net.features(np.asarray(x, np.float32)), real, seed=0)["fid"]
   # Each corruption made stronger makes the figure worse.
   blurs = [fid(ndimage.gaussian_filter(train, sigma=(0, s, s, 0))) for s in (0.5, 1.0)]
   noises = [fid(np.clip(train + rng.normal(0, std, train.shape), 0, 1)) for std in (0.1, 0.3, 0.5)]
@@ -43,17 +43,17 @@ def test_calibration_orders_known_cases(digits_features):
       "noisy": np.clip(train + rng.normal(0, 0.3, train.shape), 0, 1).astype(np.float32),
       "uniform": rng.uniform(0, 1, train.shape).astype(np.float32),
   }
-  q = {name: evaluate.sample_quality(net.features(x), real, seed=0) for name, x in cases.items()}
+  q = {name: metrics.sample_quality(net.features(x), real, seed=0) for name, x in cases.items()}
   fids = [q[name]["fid"] for name in ("floor", "blurred", "noisy", "uniform")]
   assert fids == sorted(fids), fids
   assert q["floor"]["kid_mean"] < q["uniform"]["kid_mean"]
   # Five of ten classes: what is there is real (precision high), half of the real data is missed.
   half = net.features(train[ds.train_labels[:n] < 5])
-  dropped = evaluate.sample_quality(half, real, seed=0)
+  dropped = metrics.sample_quality(half, real, seed=0)
   assert dropped["precision"] > 0.8
   assert dropped["recall"] < q["floor"]["recall"] - 0.3 and dropped["coverage"] < q["floor"]["coverage"] - 0.3
   # One image, many times: no variety at all.
-  single = evaluate.sample_quality(net.features(np.repeat(train[:1], 200, axis=0)), real, seed=0)
+  single = metrics.sample_quality(net.features(np.repeat(train[:1], 200, axis=0)), real, seed=0)
   assert single["recall"] < 0.05
 
 

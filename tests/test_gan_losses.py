@@ -1,5 +1,6 @@
 """Tests for the GAN losses, D* (Prop. 1) and Theorem 1 of Goodfellow et al. (2014)."""
 
+import functools
 import math
 
 import chex
@@ -18,11 +19,15 @@ from jaxgen.losses import (
     gan_value_from_samples,
     hinge_discriminator_loss,
     hinge_generator_loss,
+    least_squares_discriminator_loss,
+    least_squares_generator_loss,
     minimax_discriminator_loss,
     minimax_generator_loss,
     non_saturating_generator_loss,
     optimal_discriminator,
     optimal_discriminator_logit,
+    relativistic_average_discriminator_loss,
+    relativistic_average_generator_loss,
     wasserstein_discriminator_loss,
     wasserstein_generator_loss,
 )
@@ -310,3 +315,178 @@ def test_non_float_inputs_are_refused_in_one_line(fn, dtype):
       assert f"dtype {jnp.dtype(dtype).name}: pass float" in message
       if dtype != jnp.bool_:
         assert "integer dtype" in message
+
+
+# ----------------------------------------------------------------------------- least squares (Mao et al. 2017)
+
+
+@pytest.mark.parametrize("a,b,c", [(0.0, 1.0, 1.0), (-1.0, 1.0, 0.0), (0.3, 2.5, -0.7)])
+def test_least_squares_losses_match_numpy(a, b, c):
+  rng = np.random.default_rng(10)
+  real, fake = rng.normal(scale=2.0, size=(2, 4, 6))
+  r, f = jnp.asarray(real, jnp.float32), jnp.asarray(fake, jnp.float32)
+  d_loss = least_squares_discriminator_loss(r, f, a=a, b=b)
+  chex.assert_shape(d_loss, (4, 6))
+  np.testing.assert_allclose(d_loss, 0.5 * (real - b) ** 2 + 0.5 * (fake - a) ** 2, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(least_squares_generator_loss(f, c=c), 0.5 * (fake - c) ** 2, rtol=1e-5, atol=1e-6)
+
+
+def test_least_squares_defaults_match_the_cyclegan_mse_up_to_constant_factors():
+  # CycleGAN (GANLoss 'lsgan'): D minimizes 0.5 * (MSE(D(y), 1) + MSE(D(G(x)), 0)), G minimizes MSE(D(G(x)), 1).
+  rng = np.random.default_rng(11)
+  real, fake = rng.normal(size=(2, 32))
+  r, f = jnp.asarray(real, jnp.float32), jnp.asarray(fake, jnp.float32)
+  cyclegan_d = 0.5 * (np.mean((real - 1.0) ** 2) + np.mean(fake**2))
+  cyclegan_g = np.mean((fake - 1.0) ** 2)
+  np.testing.assert_allclose(jnp.mean(least_squares_discriminator_loss(r, f)), cyclegan_d, rtol=1e-5)
+  np.testing.assert_allclose(2.0 * jnp.mean(least_squares_generator_loss(f)), cyclegan_g, rtol=1e-5)
+
+
+@SETTINGS
+@given(st.integers(0, 2**32 - 1), st.floats(-3.0, 3.0), st.floats(-3.0, 3.0), st.floats(-3.0, 3.0))
+def test_least_squares_nonnegative_and_zero_at_targets(seed, a, b, c):
+  rng = np.random.default_rng(seed)
+  real, fake = (jnp.asarray(rng.normal(scale=5.0, size=8), jnp.float32) for _ in range(2))
+  assert np.all(least_squares_discriminator_loss(real, fake, a=a, b=b) >= 0)
+  assert np.all(least_squares_generator_loss(fake, c=c) >= 0)
+  full = functools.partial(jnp.full, 8, dtype=jnp.float32)
+  np.testing.assert_array_equal(least_squares_discriminator_loss(full(b), full(a), a=a, b=b), np.zeros(8))
+  np.testing.assert_array_equal(least_squares_generator_loss(full(c), c=c), np.zeros(8))
+
+
+def test_least_squares_gradients():
+  rng = np.random.default_rng(12)
+  real, fake = rng.normal(size=(2, 5))
+  r, f = jnp.asarray(real, jnp.float32), jnp.asarray(fake, jnp.float32)
+  g_real, g_fake = jax.grad(
+      lambda x, y: least_squares_discriminator_loss(x, y, a=-1.0, b=1.0).sum(), argnums=(0, 1)
+  )(r, f)
+  np.testing.assert_allclose(g_real, real - 1.0, rtol=1e-5)
+  np.testing.assert_allclose(g_fake, fake + 1.0, rtol=1e-5)
+  np.testing.assert_allclose(jax.grad(lambda y: least_squares_generator_loss(y, c=0.5).sum())(f), fake - 0.5, rtol=1e-5)
+  with jax.enable_x64(True):
+    r64, f64 = jnp.asarray(real), jnp.asarray(fake)
+    check_grads(functools.partial(least_squares_discriminator_loss, a=0.2, b=0.9), (r64, f64), order=2, modes=("rev",))
+    check_grads(functools.partial(least_squares_generator_loss, c=0.4), (f64,), order=2, modes=("rev",))
+
+
+# ----------------------------------------------------------------------------- relativistic average (RaSGAN)
+
+
+def _np_relativistic_d(real, fake, axis):
+  """-log sigmoid(C(r_i) - mean C(f)) - log(1 - sigmoid(C(f_i) - mean C(r))), stable in float64."""
+  mean_r = np.mean(real, axis=axis, keepdims=True)
+  mean_f = np.mean(fake, axis=axis, keepdims=True)
+  # -log sigmoid(u) = log(1 + exp(-u)); -log(1 - sigmoid(v)) = log(1 + exp(v)).
+  return np.logaddexp(0.0, -(real - mean_f)) + np.logaddexp(0.0, fake - mean_r)
+
+
+@pytest.mark.parametrize("axis", [-1, 0, (0, 1), None], ids=str)
+def test_relativistic_average_losses_match_numpy(axis):
+  rng = np.random.default_rng(13)
+  real, fake = rng.normal(scale=2.0, size=(2, 3, 7))
+  r, f = jnp.asarray(real, jnp.float32), jnp.asarray(fake, jnp.float32)
+  d_loss = relativistic_average_discriminator_loss(r, f, axis=axis)
+  g_loss = relativistic_average_generator_loss(r, f, axis=axis)
+  chex.assert_shape((d_loss, g_loss), (3, 7))
+  # A plain probability form, written separately from the softplus one.
+  np_axis = axis if axis is None or isinstance(axis, int) else tuple(axis)
+  d_real = scipy.special.expit(real - fake.mean(axis=np_axis, keepdims=True))
+  d_fake = scipy.special.expit(fake - real.mean(axis=np_axis, keepdims=True))
+  np.testing.assert_allclose(d_loss, -np.log(d_real) - np.log(1.0 - d_fake), rtol=1e-5)
+  np.testing.assert_allclose(g_loss, -np.log(d_fake) - np.log(1.0 - d_real), rtol=1e-5)
+
+
+def test_relativistic_average_losses_at_extreme_logits():
+  real = np.array([1e4, -1e4, 50.0, 0.0, -3.0, 1e4])
+  fake = np.array([-1e4, 1e4, -50.0, 3.0, 1e4, -2e4])
+  r, f = jnp.asarray(real, jnp.float32), jnp.asarray(fake, jnp.float32)
+  np.testing.assert_allclose(relativistic_average_discriminator_loss(r, f), _np_relativistic_d(real, fake, -1),
+                             rtol=1e-6)
+  np.testing.assert_allclose(relativistic_average_generator_loss(r, f), _np_relativistic_d(fake, real, -1),
+                             rtol=1e-6)
+  for fn in (relativistic_average_discriminator_loss, relativistic_average_generator_loss):
+    grads = jax.grad(lambda x, y: jnp.mean(fn(x, y)), argnums=(0, 1))(r, f)
+    for g in grads:
+      assert np.all(np.isfinite(g))
+  # Saturated fakes (C(f) - mean C(r) = -2e4): the generator's gradient still does not vanish.
+  g_fake = jax.grad(lambda y: jnp.mean(relativistic_average_generator_loss(r, y)))(f)
+  assert np.any(np.abs(g_fake) > 0.1)
+
+
+def test_relativistic_average_reduces_to_standard_when_means_are_zero():
+  rng = np.random.default_rng(14)
+  real, fake = rng.normal(scale=2.0, size=(2, 9))
+  real, fake = real - real.mean(), fake - fake.mean()
+  r, f = jnp.asarray(real, jnp.float32), jnp.asarray(fake, jnp.float32)
+  np.testing.assert_allclose(relativistic_average_discriminator_loss(r, f), minimax_discriminator_loss(r, f),
+                             rtol=1e-5, atol=1e-6)
+  # G: -log D(G(z)) - log(1 - D(x)) with the standard D = sigmoid(C).
+  np.testing.assert_allclose(
+      relativistic_average_generator_loss(r, f),
+      non_saturating_generator_loss(f) - minimax_generator_loss(r), rtol=1e-5, atol=1e-6,
+  )
+
+
+@SETTINGS
+@given(st.integers(0, 2**32 - 1), st.floats(-20.0, 20.0))
+def test_relativistic_average_generator_is_discriminator_swapped_and_shift_invariant(seed, shift):
+  rng = np.random.default_rng(seed)
+  real, fake = (jnp.asarray(rng.normal(scale=3.0, size=(2, 6)), jnp.float32) for _ in range(2))
+  g_loss = relativistic_average_generator_loss(real, fake)
+  np.testing.assert_array_equal(g_loss, relativistic_average_discriminator_loss(fake, real))
+  assert np.all(g_loss >= 0)
+  # Only differences of critic values enter: adding a constant to C changes nothing.
+  np.testing.assert_allclose(relativistic_average_generator_loss(real + shift, fake + shift), g_loss,
+                             rtol=1e-4, atol=1e-4)
+
+
+def test_relativistic_average_check_grads():
+  rng = np.random.default_rng(15)
+  with jax.enable_x64(True):
+    real, fake = (jnp.asarray(rng.normal(scale=2.0, size=(3, 4))) for _ in range(2))
+    for fn in (relativistic_average_discriminator_loss, relativistic_average_generator_loss):
+      check_grads(fn, (real, fake), order=2, modes=("rev",))
+      check_grads(functools.partial(fn, axis=0), (real, fake), order=1, modes=("rev",))
+
+
+_NEW_PAIRED = [
+    least_squares_discriminator_loss,
+    relativistic_average_discriminator_loss,
+    relativistic_average_generator_loss,
+]
+
+
+@pytest.mark.parametrize("fn", _NEW_PAIRED + [least_squares_generator_loss], ids=lambda f: f.__name__)
+def test_new_losses_jit_and_vmap(fn):
+  rng = np.random.default_rng(16)
+  args = [jnp.asarray(rng.normal(size=(4, 5)), jnp.float32) for _ in range(2 if fn in _NEW_PAIRED else 1)]
+  eager = fn(*args)
+  chex.assert_trees_all_close(jax.jit(fn)(*args), eager, rtol=1e-6)
+  chex.assert_trees_all_close(jax.vmap(fn)(*args), eager, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [jnp.int32, jnp.uint8, jnp.bool_], ids=["int32", "uint8", "bool"])
+@pytest.mark.parametrize("fn", _NEW_PAIRED + [least_squares_generator_loss], ids=lambda f: f.__name__)
+def test_new_losses_refuse_non_float_inputs_in_one_line(fn, dtype):
+  names = ("real_logits", "fake_logits") if fn in _NEW_PAIRED else ("fake_logits",)
+  for i, name in enumerate(names):
+    args = [jnp.zeros(5) for _ in names]
+    args[i] = jnp.zeros(5, dtype)
+    for f in (fn, jax.jit(fn)):
+      message = _one_line_error(f, *args)
+      assert message.startswith(f"{fn.__name__}: {name} has ")
+      assert f"dtype {jnp.dtype(dtype).name}: pass float" in message
+
+
+@pytest.mark.parametrize("fn", _NEW_PAIRED, ids=lambda f: f.__name__)
+def test_new_paired_losses_refuse_mismatched_shapes(fn):
+  message = _one_line_error(fn, jnp.zeros((2, 3)), jnp.zeros((2, 4)))
+  assert message.startswith(f"{fn.__name__}: real_logits (2, 3) and fake_logits (2, 4) must have the same shape")
+
+
+@pytest.mark.parametrize("fn", [relativistic_average_discriminator_loss, relativistic_average_generator_loss],
+                         ids=lambda f: f.__name__)
+def test_relativistic_average_refuses_bad_axis(fn):
+  assert "out of range" in _one_line_error(fn, jnp.zeros((2, 3)), jnp.zeros((2, 3)), axis=2)
+  assert "out of range" in _one_line_error(fn, jnp.zeros(()), jnp.zeros(()))

@@ -405,3 +405,22 @@ def test_bad_inputs_raise_one_line_value_errors(call, match):
   with pytest.raises(ValueError, match=match) as info:
     call()
   assert "\n" not in str(info.value)
+
+
+def test_intra_class_diversity_matches_scipy_pdist():
+  from scipy.spatial.distance import pdist
+
+  from jaxgen.metrics import intra_class_diversity
+
+  rng = np.random.default_rng(0)
+  f = rng.normal(size=(60, 5))
+  y = rng.integers(0, 3, size=60)
+  y[0] = 3  # one lone example of class 3: NaN
+  got = intra_class_diversity(f, y, num_classes=5)
+  for c in range(3):
+    np.testing.assert_allclose(got[c], pdist(f[y == c]).mean(), rtol=1e-10)
+  assert np.isnan(got[3]) and np.isnan(got[4])
+  # Collapse to one point per class: zero diversity.
+  assert np.all(intra_class_diversity(np.repeat(f[:2], 10, axis=0), np.repeat([0, 1], 10)) < 1e-6)
+  with pytest.raises(ValueError, match="labels must be non-negative integers"):
+    intra_class_diversity(f, y.astype(float))

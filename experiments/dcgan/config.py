@@ -63,6 +63,13 @@ def get_config(preset: str = "digits") -> ml_collections.ConfigDict:
   del config.train.momentum, config.train.num_epochs
   config.train.loss = "non_saturating"
   config.train.k = 1
+  # A name of jaxgen.train.GAN_LOSSES: non_saturating, minimax, hinge, least_squares, wgan_gp, relativistic_average.
+  # Penalties on D: WGAN-GP's weight (None: the loss's own, 10 for wgan_gp), R1 / R2 gamma (gamma / 2 E||grad D||^2).
+  config.train.gradient_penalty = ml_collections.config_dict.placeholder(float)
+  config.train.r1_gamma = 0.0
+  config.train.r2_gamma = 0.0
+  # DiffAugment policy for every image D sees, e.g. "color,translation,cutout" ("" none; Zhao et al. 2020).
+  config.train.augment = ""
   config.train.batch_size = 128
   config.train.num_steps = num_steps
   config.train.learning_rate = 2e-4

@@ -33,6 +33,8 @@ from jaxgen.experiment._common import num_steps_of
 from jaxgen.experiment._common import run_from_config
 from jaxgen.experiment._common import run_main
 from jaxgen.experiment._common import steady_speed
+from jaxgen.experiment._cgan import check_cgan_config
+from jaxgen.experiment._cgan import train_cgan
 from jaxgen.experiment._gan import check_gan_config
 from jaxgen.experiment._gan import train_dcgan
 from jaxgen.experiment._gan import train_gan_mnist
@@ -60,6 +62,7 @@ __all__ = [
     "base_config",
     "batch_shape_of",
     "check_autoencoder_config",
+    "check_cgan_config",
     "check_experiment_config",
     "check_gan_config",
     "check_gan_theory_config",
@@ -76,6 +79,7 @@ __all__ = [
     "steady_speed",
     "summarize",
     "train_autoencoder",
+    "train_cgan",
     "train_dcgan",
     "train_gan_mnist",
     "train_gan_theory",

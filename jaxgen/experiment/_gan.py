@@ -26,12 +26,27 @@ from jaxgen.experiment._common import batch_shape_of, check_experiment_config, m
 from jaxgen.experiment._common import steady_speed, write_json
 from jaxgen.models import build_models, dcgan
 
-_CURVES = ["d_real", "d_fake", "d_loss", "g_loss"]
+# D's outputs as probabilities (logistic losses) or raw critic values (the others), then the losses.
+_CURVES = ["d_real", "d_fake", "critic_real", "critic_fake", "d_loss", "g_loss"]
 
 
 def check_gan_config(config, *, dataset_size: int | None = None) -> None:
   """Checks an image GAN experiment's config; ``train.loss`` is one of ``train.GAN_LOSSES``."""
   check_experiment_config(config, dataset_size=dataset_size, known_losses=train.GAN_LOSSES)
+
+
+def gan_updates_of(config, **kwargs):
+  """``train.gan_updates`` with the loss, k, DiffAugment policy and penalties of ``config.train``."""
+  t = config.train
+  return train.gan_updates(
+      loss=t.loss, k=t.k, latent_dim=config.model.latent_dim, augment=t.get("augment", ""),
+      gradient_penalty=t.get("gradient_penalty"), r1_gamma=t.get("r1_gamma", 0.0), r2_gamma=t.get("r2_gamma", 0.0),
+      **kwargs)
+
+
+def _curves(records) -> list[str]:
+  """The curves of ``_CURVES`` the run logged."""
+  return [c for c in _CURVES if records and c in records[-1]]
 
 
 def _generator_images(to_unit_range: Callable[[jax.Array], jax.Array]):
@@ -55,14 +70,14 @@ def _train(config, workdir, x, images, *, progress):
   t0 = time.perf_counter()
   graphdefs, state = run_from_config(
       config, workdir, models=models, optimizers={"generator": optimizer, "discriminator": optimizer},
-      updates=train.gan_updates(loss=t.loss, k=t.k, latent_dim=config.model.latent_dim), data={"x": x},
+      updates=gan_updates_of(config), data={"x": x},
       num_steps=t.num_steps, batch_shape=batch_shape, ema_networks=("generator",),
       hooks=[grids], description=config.model.name, progress=progress,
   )
   seconds = time.perf_counter() - t0
   records = train.read_metrics(os.path.join(workdir, "metrics.jsonl"))
-  plot.save_loss_curves(os.path.join(workdir, "gan_curves.png"), records, _CURVES,
-                        title=f"{config.model.name}: D(x), D(G(z)) and losses")
+  plot.save_loss_curves(os.path.join(workdir, "gan_curves.png"), records, _curves(records),
+                        title=f"{config.model.name}: D's outputs on real and generated data, and losses")
   trained = train.merge_models(graphdefs, state, use_ema=config.eval.use_ema)
   z = jax.random.normal(jax.random.key(config.seed + 2), (config.eval.num_images, config.model.latent_dim))
   samples = np.asarray(images(trained, z))
@@ -153,7 +168,7 @@ def train_dcgan(config, workdir: str, *, progress: bool = True) -> dict:
       "median_steps_per_sec": steady_speed(workdir).get("steps_per_sec"),
       "batch_size": int(config.train.batch_size),
       "device": jax.devices()[0].device_kind,
-      "final": {k: records[-1][k] for k in _CURVES if records and k in records[-1]},
+      "final": {k: records[-1][k] for k in _curves(records)},
   }
   write_json(os.path.join(workdir, "summary.json"), summary)
   print(f"dcgan: {step} steps, {summary['median_steps_per_sec']} steps/s, samples in {workdir}")

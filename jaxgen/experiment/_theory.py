@@ -46,6 +46,8 @@ PARTS = ("discriminator", "gan")
 _DATASETS = ("mixture_1d",)
 
 
+_THEORY_LOSSES = ("minimax", "non_saturating")
+
 def check_gan_theory_config(config) -> None:
   """Checks the theory experiment's config: sizes and rates, both runs' sections, the mixture and the grid.
 
@@ -61,8 +63,10 @@ def check_gan_theory_config(config) -> None:
   # The GAN run's step takes k minibatches, the discriminator run's one.
   train.check_config(config, dataset_size=config.data.num_train, examples_per_step=t.batch_size * t.gan.k,
                      known_datasets=_DATASETS)
-  if t.gan.loss not in train.GAN_LOSSES:
-    raise ValueError(f"unknown config.train.gan.loss {t.gan.loss!r}; choose one of {', '.join(train.GAN_LOSSES)}")
+  # The theory (D* = p_data / (p_data + p_g), V = -log 4 + 2 JSD) is that of the logistic losses.
+  if t.gan.loss not in _THEORY_LOSSES:
+    raise ValueError(f"config.train.gan.loss must be one of {', '.join(_THEORY_LOSSES)} (the losses whose optimal "
+                     f"discriminator the experiment checks), got {t.gan.loss!r}")
   d = config.data
   if not len(d.weights) == len(d.means) == len(d.stds) >= 1:
     raise ValueError(f"config.data.weights, means and stds need one entry per mixture component, got "

@@ -12,7 +12,7 @@ from typing import Sequence
 import jax
 import jax.numpy as jnp
 
-from jaxgen.losses._divergences import _check_floats, _check_same_shape
+from jaxgen.losses._divergences import _check_axis, _check_floats, _check_same_shape
 
 Axis = int | Sequence[int] | None
 
@@ -370,3 +370,174 @@ def wasserstein_generator_loss(fake_logits: jax.Array) -> jax.Array:
     Arjovsky, Chintala & Bottou, "Wasserstein GAN", ICML 2017, Algorithm 1.
   """
   return -_as_logits("wasserstein_generator_loss", "fake_logits", fake_logits)
+
+
+def least_squares_discriminator_loss(
+    real_logits: jax.Array, fake_logits: jax.Array, *, a: float = 0.0, b: float = 1.0
+) -> jax.Array:
+  r"""1/2 (D(x) - b)^2 + 1/2 (D(G(z)) - a)^2 for raw discriminator outputs D.
+
+  The LSGAN discriminator loss (Mao et al. 2017, eq. 2): D regresses its raw
+  output (no sigmoid) to the label b on data and a on generated samples.
+  The defaults a = 0, b = 1 (with c = 1 in
+  :func:`least_squares_generator_loss`) are the paper's 0-1 binary coding
+  (c = b), also that of the CycleGAN reference code, whose ``nn.MSELoss``
+  against the targets 1 and 0 has no 1/2: its D loss, halved afterwards,
+  equals the mean of this one, and its G loss is twice
+  :func:`least_squares_generator_loss` (a constant factor, i.e. a
+  learning-rate scale). The paper's other choice, a = -1, b = 1, c = 0
+  (b - c = 1, b - a = 2), makes G minimize the Pearson chi^2 divergence
+  between p_data + p_g and 2 p_g (Section 3.2).
+
+  Args:
+    real_logits: D's raw outputs on data samples, float (any real), shape
+      ``[...]``.
+    fake_logits: D's raw outputs on generated samples, float, same shape.
+    a: the label of generated samples.
+    b: the label of data samples.
+
+  Returns:
+    Elementwise loss (>= 0, and 0 where D(x) = b and D(G(z)) = a), shape of
+    ``real_logits``.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> print(least_squares_discriminator_loss(jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0])))
+    [0. 1.]
+
+  References:
+    Mao et al., "Least Squares Generative Adversarial Networks", ICCV 2017,
+    eq. 2 and Section 3.2 (choices of a, b, c).
+  """
+  real_logits = _as_logits("least_squares_discriminator_loss", "real_logits", real_logits)
+  fake_logits = _as_logits("least_squares_discriminator_loss", "fake_logits", fake_logits)
+  _check_same_shape("least_squares_discriminator_loss", real_logits, fake_logits, "real_logits", "fake_logits")
+  return 0.5 * jnp.square(real_logits - b) + 0.5 * jnp.square(fake_logits - a)
+
+
+def least_squares_generator_loss(fake_logits: jax.Array, *, c: float = 1.0) -> jax.Array:
+  r"""1/2 (D(G(z)) - c)^2 for raw discriminator outputs D (the LSGAN generator loss).
+
+  G pulls D's raw output on its samples to c, the value it wants D to believe
+  for them (Mao et al. 2017, eq. 2): c = 1 = b with the default 0-1 coding
+  (see :func:`least_squares_discriminator_loss`; the CycleGAN code's
+  ``nn.MSELoss`` against 1 is twice this loss), c = 0 with the Pearson
+  chi^2 choice a = -1, b = 1.
+
+  Args:
+    fake_logits: D's raw outputs on generated samples, float (any real),
+      shape ``[...]``.
+    c: the target of G.
+
+  Returns:
+    Elementwise loss (>= 0, and 0 where D(G(z)) = c), shape of
+    ``fake_logits``.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> print(least_squares_generator_loss(jnp.array([1.0, 0.0, -1.0])))
+    [0.  0.5 2. ]
+
+  References:
+    Mao et al., "Least Squares Generative Adversarial Networks", ICCV 2017,
+    eq. 2 and Section 3.2.
+  """
+  fake_logits = _as_logits("least_squares_generator_loss", "fake_logits", fake_logits)
+  return 0.5 * jnp.square(fake_logits - c)
+
+
+def _relativistic_average_logits(fn: str, real_logits: jax.Array, fake_logits: jax.Array, axis: Axis):
+  """The checked inputs of the relativistic average losses: float, paired, a valid batch axis."""
+  real_logits = _as_logits(fn, "real_logits", real_logits)
+  fake_logits = _as_logits(fn, "fake_logits", fake_logits)
+  _check_same_shape(fn, real_logits, fake_logits, "real_logits", "fake_logits")
+  _check_axis(fn, axis, real_logits, "real_logits")
+  return real_logits, fake_logits
+
+
+def _relativistic_average_terms(more_real: jax.Array, less_real: jax.Array, axis: Axis) -> jax.Array:
+  """-log sigmoid(m_i - mean l) - log(1 - sigmoid(l_i - mean m)), in softplus form."""
+  mean_more = jnp.mean(more_real, axis=axis, keepdims=True)
+  mean_less = jnp.mean(less_real, axis=axis, keepdims=True)
+  # -log sigmoid(u) = softplus(-u), -log(1 - sigmoid(v)) = softplus(v): finite for any finite logits.
+  return jax.nn.softplus(mean_less - more_real) + jax.nn.softplus(less_real - mean_more)
+
+
+def relativistic_average_discriminator_loss(
+    real_logits: jax.Array, fake_logits: jax.Array, *, axis: Axis = -1
+) -> jax.Array:
+  r"""-log D_ra(x_i) - log(1 - D_ra(G(z_i))), D_ra(x) = sigmoid(C(x) - mean C(other set)).
+
+  The RaSGAN discriminator loss (Jolicoeur-Martineau 2019, Section 4.3):
+  with C the raw critic, D_ra(x_r) = sigmoid(C(x_r) - mean_f C(x_f)) is the
+  probability that a real example is more realistic than the fakes on
+  average, and D_ra(x_f) = sigmoid(C(x_f) - mean_r C(x_r)). Per example i::
+
+    softplus(mean(fake_logits) - real_logits[i]) + softplus(fake_logits[i] - mean(real_logits))
+
+  with the means over ``axis`` (the batch) of the other set; the mean of the
+  result over the batch is the paper's L_D. When both sets have mean 0 it is
+  :func:`minimax_discriminator_loss`.
+
+  Args:
+    real_logits: critic outputs C on data samples, float (any real), shape
+      ``[..., B]``.
+    fake_logits: critic outputs C on generated samples, float, same shape.
+    axis: the batch axis or axes the other set's mean is taken over.
+
+  Returns:
+    Per-example loss (>= 0), shape of ``real_logits``.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> print(f"{relativistic_average_discriminator_loss(jnp.zeros(4), jnp.zeros(4))[0]:.4f}")  # 2 log 2
+    1.3863
+
+  References:
+    Jolicoeur-Martineau, "The relativistic discriminator: a key element
+    missing from standard GAN", ICLR 2019, Section 4.3 (RaSGAN).
+  """
+  real_logits, fake_logits = _relativistic_average_logits(
+      "relativistic_average_discriminator_loss", real_logits, fake_logits, axis
+  )
+  return _relativistic_average_terms(real_logits, fake_logits, axis)
+
+
+def relativistic_average_generator_loss(
+    real_logits: jax.Array, fake_logits: jax.Array, *, axis: Axis = -1
+) -> jax.Array:
+  r"""-log D_ra(G(z_i)) - log(1 - D_ra(x_i)): the RaSGAN discriminator loss with real and fake swapped.
+
+  The RaSGAN generator loss (Jolicoeur-Martineau 2019, Section 4.3): G wants
+  its samples to look more realistic than the data on average, and the data
+  less realistic than its samples, so, unlike the standard GAN, its loss
+  reads the critic's outputs on real data too. Per example i::
+
+    softplus(mean(real_logits) - fake_logits[i]) + softplus(real_logits[i] - mean(fake_logits))
+
+  with the means over ``axis`` (the batch). It equals
+  ``relativistic_average_discriminator_loss(fake_logits, real_logits)``.
+
+  Args:
+    real_logits: critic outputs C on data samples, float (any real), shape
+      ``[..., B]``.
+    fake_logits: critic outputs C on generated samples, float, same shape.
+    axis: the batch axis or axes the other set's mean is taken over.
+
+  Returns:
+    Per-example loss (>= 0), shape of ``real_logits``.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> loss = relativistic_average_generator_loss(jnp.array([2.0, 2.0]), jnp.array([-2.0, -2.0]))
+    >>> print(f"{loss[0]:.4f}")  # 2 softplus(4): the fakes look far less real than the data
+    8.0363
+
+  References:
+    Jolicoeur-Martineau, "The relativistic discriminator: a key element
+    missing from standard GAN", ICLR 2019, Section 4.3 (RaSGAN).
+  """
+  real_logits, fake_logits = _relativistic_average_logits(
+      "relativistic_average_generator_loss", real_logits, fake_logits, axis
+  )
+  return _relativistic_average_terms(fake_logits, real_logits, axis)

@@ -1,5 +1,6 @@
 """Evaluation metrics of generative models: likelihood bounds, Parzen windows, mode coverage."""
 
+from jaxgen.metrics._classifier import DEFAULT_CACHE_DIR
 from jaxgen.metrics._classifier import FEATURE_NETWORK_GATES
 from jaxgen.metrics._classifier import FeatureNetwork
 from jaxgen.metrics._classifier import feature_network
@@ -21,8 +22,11 @@ from jaxgen.metrics._sample_quality import frechet_distance_from_moments
 from jaxgen.metrics._sample_quality import kernel_inception_distance
 from jaxgen.metrics._sample_quality import precision_recall
 from jaxgen.metrics._subset import random_subset
+from jaxgen.metrics._summary import intra_class_diversity
+from jaxgen.metrics._summary import sample_quality
 
 __all__ = [
+    "DEFAULT_CACHE_DIR",
     "FEATURE_NETWORK_GATES",
     "FeatureNetwork",
     "GaussianMixture2D",
@@ -35,6 +39,7 @@ __all__ = [
     "frechet_distance",
     "frechet_distance_from_moments",
     "grid_modes",
+    "intra_class_diversity",
     "iwae_log_likelihood",
     "kernel_inception_distance",
     "mode_metrics",
@@ -44,4 +49,5 @@ __all__ = [
     "precision_recall",
     "random_subset",
     "ring_modes",
+    "sample_quality",
 ]

@@ -109,6 +109,9 @@ def _unflatten(flat: dict[str, np.ndarray], like: dict, prefix: str = "") -> dic
   return {k: _unflatten(flat, v, f"{prefix}{k}/") if isinstance(v, dict) else flat[f"{prefix}{k}"] for k, v in like.items()}
 
 
+# Where feature networks are cached unless a caller says otherwise.
+DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "jaxgen", "feature_networks")
+
 class FeatureNetwork:
   """A trained LeNet: features (its penultimate layer) and class log-probabilities of images.
 

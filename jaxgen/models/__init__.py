@@ -9,6 +9,10 @@ from jaxgen.models._registry import model_names
 from jaxgen.models._registry import register_model
 from jaxgen.models.autoencoder import Autoencoder
 from jaxgen.models.autoencoder import AutoencoderConfig
+from jaxgen.models.cgan import CGANConfig
+from jaxgen.models.cgan import ConditionalBatchNorm
+from jaxgen.models.cgan import ConditionalDiscriminator
+from jaxgen.models.cgan import ConditionalGenerator
 from jaxgen.models.conv_vae import ConvVAE
 from jaxgen.models.conv_vae import ConvVAEConfig
 from jaxgen.models.dcgan import DCGANConfig
@@ -33,6 +37,10 @@ __all__ = [
     "VAE",
     "Autoencoder",
     "AutoencoderConfig",
+    "CGANConfig",
+    "ConditionalBatchNorm",
+    "ConditionalDiscriminator",
+    "ConditionalGenerator",
     "ConvVAE",
     "ConvVAEConfig",
     "DCGANConfig",

@@ -10,6 +10,8 @@ from jaxgen.objectives._core import Context
 from jaxgen.objectives._core import Objective
 from jaxgen.objectives._core import Update
 from jaxgen.objectives._gan import GAN_LOSSES
+from jaxgen.objectives._gan import GANLoss
+from jaxgen.objectives._gan import check_gan_loss
 from jaxgen.objectives._gan import discriminator_update_against
 from jaxgen.objectives._gan import gan_updates
 from jaxgen.objectives._pool import image_pool_init
@@ -19,10 +21,12 @@ from jaxgen.objectives._vae import negative_elbo_objective
 
 __all__ = [
     "GAN_LOSSES",
+    "GANLoss",
     "Context",
     "Objective",
     "Update",
     "autoencoder_objective",
+    "check_gan_loss",
     "discriminator_update_against",
     "gan_updates",
     "image_pool_init",
