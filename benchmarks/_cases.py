@@ -4,8 +4,11 @@ Every case fixes the sizes and the optimizer once (:data:`HPARAMS`), so the
 PyTorch peer (``benchmarks/peers/torch_models.py``) builds the same layers and
 the same Adam from the same numbers. The data are synthetic with the shapes and
 ranges of the real ones (MNIST 28x28x1 in [0, 1], DCGAN's [-1, 1], the 2-D
-ring): throughput does not depend on pixel values, and the benchmark then needs
-no download.
+ring, MNIST's 10 labels): throughput does not depend on pixel values, and the
+benchmark then needs no download.
+
+The conditional GANs (``cgan_projection``, ``cgan_ac``) have no PyTorch peer
+(:data:`TORCH_PEERS` lists the cases that do): their rows time jaxgen alone.
 
 A model whose module has not landed in ``jaxgen.models`` yet is skipped with
 the import error as the reason.
@@ -46,13 +49,26 @@ HPARAMS: dict[str, dict[str, Any]] = {
         latent_dim=2, data_dim=2, generator_hidden=400, generator_layers=4, discriminator_hidden=200,
         discriminator_layers=3, maxout_pieces=5, lr=1e-4, b1=0.8, b2=0.999,
     ),
+    # Class-conditional DCGAN at dcgan's sizes, hinge loss: G with conditional batch norm, D with spectral
+    # norm and no batch norm, and the projection head (Miyato & Koyama 2018) or the AC head (Odena et al. 2017).
+    **{
+        f"cgan_{head}": dict(
+            image_shape=(28, 28, 1), latent_dim=100, features=64, kernel_size=5, num_classes=10,
+            generator_conditioning="cbn", discriminator_head=head, discriminator_norm="none", spectral_norm=True,
+            lr=2e-4, b1=0.5, b2=0.999,
+        )
+        for head in ("projection", "ac")
+    },
 }
 
 MODEL_NAMES = tuple(HPARAMS)
 
+# The cases with a PyTorch peer in benchmarks/peers/torch_models.py; the others are timed in jaxgen only.
+TORCH_PEERS = ("ae", "vae", "conv_vae", "gan_mlp", "dcgan", "toy_gan")
+
 # Convolutional models: XLA's CPU backend runs convolutions several times slower
 # inside a loop body, so their K steps are unrolled (few, to bound compile time).
-UNROLLED = {"conv_vae": 4, "dcgan": 2}
+UNROLLED = {"conv_vae": 4, "dcgan": 2, "cgan_projection": 2, "cgan_ac": 2}
 
 
 @dataclasses.dataclass
@@ -62,21 +78,26 @@ class JaxSetup:
   Attributes:
     step: pure ``step(state, batch) -> (state, metrics)``.
     state: the initial :class:`jaxgen.train.TrainState`.
-    data: dict of host arrays, leading axis = examples.
+    data: one stream: its name -> a pytree of host arrays, leading axis = examples.
     examples_per_step: real examples consumed by one step (the batch size).
   """
 
   step: Callable
   state: Any
-  data: dict[str, np.ndarray]
+  data: dict[str, Any]
   examples_per_step: int
   unroll: bool = False
   max_k: int | None = None
   compiler_options: dict | None = None
 
 
-def synthetic_data(name: str, num: int, seed: int = 0) -> dict[str, np.ndarray]:
-  """Host arrays shaped like the model's training data (key 'image' or 'x')."""
+def synthetic_data(name: str, num: int, seed: int = 0) -> dict[str, Any]:
+  """Host arrays shaped like the model's training data (key 'image' or 'x').
+
+  A conditional GAN's stream is ``{"x": images (num, H, W, C) in [-1, 1], "y":
+  int32 labels (num,)}``, uniform over the classes; the train step gathers both
+  at the same indices, so each image keeps its label.
+  """
   hp = HPARAMS[name]
   rng = np.random.default_rng(seed)
   if name == "toy_gan":
@@ -85,6 +106,9 @@ def synthetic_data(name: str, num: int, seed: int = 0) -> dict[str, np.ndarray]:
     x = np.stack([np.cos(angles), np.sin(angles)], 1) + 0.01 * rng.normal(size=(num, 2))
     return {"x": x.astype(np.float32)}
   images = rng.uniform(size=(num, *hp["image_shape"])).astype(np.float32)
+  if "num_classes" in hp:
+    labels = rng.integers(0, hp["num_classes"], num).astype(np.int32)
+    return {"x": {"x": 2.0 * images - 1.0, "y": labels}}
   if name == "dcgan":
     return {"x": 2.0 * images - 1.0}
   if name in ("gan_mlp",):
@@ -139,6 +163,12 @@ def build_modules(name: str, rngs: nnx.Rngs, compute_dtype: str = "float32") -> 
     fields = {f.name for f in dataclasses.fields(ToyGANConfig)}
     cfg = ToyGANConfig(**{k: v for k, v in hp.items() if k in fields}, compute_dtype=dt)
     return {"generator": ToyGenerator(cfg, rngs=rngs), "discriminator": ToyDiscriminator(cfg, rngs=rngs)}
+  if name in ("cgan_projection", "cgan_ac"):
+    from jaxgen.models.cgan import CGANConfig, ConditionalDiscriminator, ConditionalGenerator
+
+    fields = {f.name for f in dataclasses.fields(CGANConfig)}
+    cfg = CGANConfig(**{k: v for k, v in hp.items() if k in fields}, compute_dtype=dt)
+    return {"generator": ConditionalGenerator(cfg, rngs=rngs), "discriminator": ConditionalDiscriminator(cfg, rngs=rngs)}
   raise ValueError(f"unknown model '{name}'; known: {', '.join(MODEL_NAMES)}")
 
 
@@ -153,7 +183,11 @@ def _updates(name: str):
     from jaxgen.objectives import negative_elbo_objective
 
     return [train.Update("vae", negative_elbo_objective())]
-  # Every GAN: one discriminator update, then one generator update, non-saturating loss.
+  hp = HPARAMS[name]
+  if "num_classes" in hp:
+    # The conditional GANs: hinge loss, labels of generated images uniform over the classes.
+    return train.gan_updates(loss="hinge", k=1, latent_dim=hp["latent_dim"], num_classes=hp["num_classes"])
+  # Every other GAN: one discriminator update, then one generator update, non-saturating loss.
   return train.gan_updates(loss="non_saturating", k=1, latent_dim=HPARAMS[name]["latent_dim"])
 
 

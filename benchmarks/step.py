@@ -14,7 +14,9 @@ interleaved windows after warm-up; FLOP/s from XLA's cost analysis and the
 fraction of this machine's measured float32 matmul peak; K steps per
 ``lax.scan`` dispatch against one step per dispatch) and, when ``torch`` is
 importable, the same model in PyTorch eager and under ``torch.compile``, and
-prints the ratio jaxgen / PyTorch. ``--compute_dtypes bfloat16`` times the
+prints the ratio jaxgen / PyTorch. Models without a PyTorch peer (the
+conditional GANs ``cgan_projection`` and ``cgan_ac``) are timed in jaxgen
+only: their peer columns read "-". ``--compute_dtypes bfloat16`` times the
 models' bfloat16 compute dtype (float32 parameters and losses) against
 PyTorch under ``torch.autocast(dtype=torch.bfloat16)``. It prints a table and writes JSON
 (``--out``) with the device, the date and the library versions.
@@ -37,7 +39,7 @@ import platform
 import sys
 import time
 
-MODEL_NAMES = ("ae", "vae", "conv_vae", "gan_mlp", "dcgan", "toy_gan")
+MODEL_NAMES = ("ae", "vae", "conv_vae", "gan_mlp", "dcgan", "toy_gan", "cgan_projection", "cgan_ac")
 # jaxgen.models._precision.COMPUTE_DTYPES, spelled out so that parsing flags does not start JAX.
 COMPUTE_DTYPES = ("float32", "bfloat16")
 
@@ -174,6 +176,10 @@ def main(argv=None) -> dict:
 
   rows, skipped = [], []
   for name in args.models:
+    has_peer = name in _cases.TORCH_PEERS
+    if not has_peer and args.peers != "none":
+      skipped.append({"model": name, "peer": "torch", "reason": "no PyTorch peer for this model"})
+      print(f"{name}: no PyTorch peer, jaxgen only", flush=True)
     for batch_size, dtype, n_dev in itertools.product(args.batch_sizes, args.compute_dtypes, args.devices):
       label = f"{name} B={batch_size} {dtype} devices={n_dev}"
       if n_dev > jax.device_count():
@@ -198,7 +204,7 @@ def main(argv=None) -> dict:
       contenders, info = _harness.jax_contenders(
           setup, dp, batch_size, window_s=args.window_s, max_k=args.max_k, per_step=n_dev == 1
       )
-      if torch is not None and n_dev == 1:
+      if torch is not None and n_dev == 1 and has_peer:
         from benchmarks.peers import torch_models
 
         modes = {"all": (False, True), "eager": (False,), "compile": (True,)}[args.peers]

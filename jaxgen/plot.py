@@ -185,3 +185,24 @@ def save_histogram(path, samples: Mapping[str, np.ndarray], *, title: str = "", 
   fig.savefig(path)
   plt.close(fig)
   return os.fspath(path)
+
+
+def save_bar_chart(path, names: Sequence[str], values: Sequence[float], *, errors: Sequence[float] | None = None,
+                   floor: float | None = None, title: str = "", ylabel: str = "") -> str:
+  """Bars of ``values`` (with ``errors`` as error bars where finite) and an optional dashed ``floor`` line."""
+  fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(names)), 4), dpi=120)
+  err = None if errors is None else [e if np.isfinite(e) else 0.0 for e in errors]
+  ax.bar(range(len(names)), values, yerr=err, capsize=4, color="tab:blue", alpha=0.8)
+  ax.set_xticks(range(len(names)), names, rotation=20, ha="right")
+  if floor is not None:
+    ax.axhline(floor, color="k", linestyle="--", linewidth=1, label=f"floor {floor:.3g}")
+    ax.legend()
+  ax.set_ylabel(ylabel)
+  if title:
+    ax.set_title(title)
+  ax.grid(alpha=0.3, axis="y")
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
+  fig.savefig(path)
+  plt.close(fig)
+  return os.fspath(path)

@@ -7,6 +7,8 @@ from flax import nnx
 
 from benchmarks import _cases, step
 
+CONDITIONAL = ("cgan_projection", "cgan_ac")  # the cases without a PyTorch peer
+
 
 @pytest.fixture
 def tiny_toy_gan(monkeypatch):
@@ -59,6 +61,9 @@ def test_model_lists_agree():
 
   assert step.MODEL_NAMES == _cases.MODEL_NAMES
   assert step.COMPUTE_DTYPES == COMPUTE_DTYPES
+  assert set(_cases.TORCH_PEERS) < set(_cases.MODEL_NAMES)
+  assert step.parse_args([]).models == list(step.MODEL_NAMES)  # the default runs every case
+  assert step.parse_args(["--models", "cgan_projection,cgan_ac"]).models == list(CONDITIONAL)
 
 
 def test_bad_arguments_are_rejected():
@@ -71,7 +76,7 @@ def test_bad_arguments_are_rejected():
 
 
 @pytest.mark.skipif("not _torch_available()")
-@pytest.mark.parametrize("name", _cases.MODEL_NAMES)
+@pytest.mark.parametrize("name", _cases.TORCH_PEERS)
 def test_peers_have_the_same_parameter_count(name):
   from benchmarks.peers import torch_models
 
@@ -131,3 +136,68 @@ def test_torch_conv_peer_has_the_layers_shapes(transpose, kernel, stride):
   assert tuple(module(torch.zeros(2, 6, 14, 14)).shape) == (2, 5, *expected[1:3])
   assert sum(p.numel() for p in module.parameters()) == kernel * kernel * 6 * 5
   torch_conv.layer_step(layer, 2, "fwd_bwd")()
+
+
+@pytest.fixture
+def tiny_cgans(monkeypatch):
+  # 8x8 images and narrow layers: the conditional cases' code paths at a fraction of the compile time.
+  for name in CONDITIONAL:
+    monkeypatch.setitem(_cases.HPARAMS, name, dict(_cases.HPARAMS[name], image_shape=(8, 8, 1), latent_dim=8,
+                                                    features=8, kernel_size=3))
+
+
+@pytest.mark.parametrize("name", CONDITIONAL)
+def test_conditional_case_builds_and_one_jitted_step_is_finite(tiny_cgans, name):
+  import jax
+  import numpy as np
+
+  setup = _cases.build_jax(name, batch_size=4, num_examples=16)
+  hp = _cases.HPARAMS[name]
+  assert setup.unroll and setup.max_k == _cases.UNROLLED["dcgan"]  # unrolled like the dcgan case
+  models = setup.state.params
+  assert set(models) == {"generator", "discriminator"}
+  idx = np.arange(4)
+  batch = jax.tree.map(lambda a: a[idx], setup.data)
+  state, metrics = jax.jit(setup.step)(setup.state, batch)
+  assert int(state.step) == 1
+  assert {"d_loss", "g_loss", "critic_real", "critic_fake"} <= set(metrics)  # hinge: raw critic outputs
+  if hp["discriminator_head"] == "ac":
+    assert {"class_loss_real", "class_loss_fake"} <= set(metrics)
+  for key, value in metrics.items():
+    assert np.all(np.isfinite(np.asarray(value))), key
+
+
+def test_conditional_stream_is_labelled_and_gathered_paired(tiny_cgans):
+  import jax.numpy as jnp
+  import numpy as np
+
+  from jaxgen import train
+
+  data = _cases.synthetic_data("cgan_ac", 64)
+  (stream, pair), = data.items()
+  x, y = pair["x"], pair["y"]
+  assert set(pair) == {"x", "y"} and x.shape == (64, 8, 8, 1) and x.dtype == np.float32
+  assert -1.0 <= x.min() and x.max() <= 1.0
+  assert y.shape == (64,) and y.dtype == np.int32 and 0 <= y.min() and y.max() < 10
+  assert len(np.unique(y)) > 1  # not all one class
+  # The multi-step program gathers images and labels at the same indices, as the benchmark feeds it.
+  gather = train.make_multi_step(lambda state, batch: (state, batch[stream]), donate=False)
+  idx = np.array([[5, 0, 63, 17], [2, 2, 40, 9]])
+  _, got = gather(jnp.zeros(()), {stream: pair}, {stream: idx})
+  np.testing.assert_array_equal(np.asarray(got["x"]), x[idx])
+  np.testing.assert_array_equal(np.asarray(got["y"]), y[idx])
+
+
+def test_quick_run_times_the_conditional_gans_without_peers(tiny_cgans, capsys):
+  result = step.main(["--models", ",".join(CONDITIONAL), "--batch_sizes", "4", "--quick", "--peers", "all"])
+  rows = {r["model"]: r for r in result["results"]}
+  assert sorted(rows) == sorted(CONDITIONAL)
+  for row in rows.values():
+    assert set(row["contenders"]) == {"jaxgen_scan", "jaxgen_step"}  # no PyTorch peer, even with torch installed
+    assert "ratio_torch_eager" not in row and "ratio_torch_compile" not in row
+    assert row["flops_per_step"] > 0 and row["contenders"]["jaxgen_scan"]["steps_per_s"]["median"] > 0
+  assert {s["model"] for s in result["skipped"] if s.get("peer") == "torch"} == set(CONDITIONAL)
+  table = capsys.readouterr().out.split("matmul peak, best over the run")[-1]
+  for name in CONDITIONAL:
+    line, = (l for l in table.splitlines() if l.lstrip().startswith(name + " "))
+    assert line.split()[-4:] == ["-", "-", "-", "-"]  # torch eager, torch comp, x eager, x comp

@@ -24,6 +24,7 @@ def cgan_run(tmp_path_factory):
   config.eval.num_sigmas = 3
   config.eval.cache_dir = str(tmp_path_factory.mktemp("feature_networks"))
   experiment.check_cgan_config(config)
+  config.lock()  # as the command line's flags give it
   results = experiment.train_cgan(config, str(workdir), progress=False)
   return workdir, results
 

@@ -179,3 +179,16 @@ def test_registered_sampler_returns_unit_range_images(name, model):
   images = spec.sample(models, jax.random.key(0), 6, config)
   assert isinstance(images, np.ndarray) and images.shape == (6, 8, 8, 1)
   assert images.min() >= 0.0 and images.max() <= 1.0
+
+
+@pytest.mark.parametrize("norm", ["batch", "layer", "none"])
+def test_dcgan_discriminator_norm_couples_examples_only_with_batch_norm(norm):
+  from jaxgen.models.dcgan import DCGANConfig, DCGANDiscriminator
+
+  d = DCGANDiscriminator(DCGANConfig(image_shape=(16, 16, 1), features=8, discriminator_norm=norm),
+                         rngs=nnx.Rngs(0))
+  x = jax.random.normal(jax.random.key(0), (4, 16, 16, 1))
+  other = x.at[1:].set(jax.random.normal(jax.random.key(1), (3, 16, 16, 1)))
+  same = np.allclose(d(x, train=True)[0], d(other, train=True)[0], atol=1e-6)
+  # Input-gradient penalties (WGAN-GP, R1) are per example only without batch statistics.
+  assert same == (norm != "batch")

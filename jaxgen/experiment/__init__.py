@@ -38,6 +38,8 @@ from jaxgen.experiment._cgan import train_cgan
 from jaxgen.experiment._gan import check_gan_config
 from jaxgen.experiment._gan import train_dcgan
 from jaxgen.experiment._gan import train_gan_mnist
+from jaxgen.experiment._loss_study import check_loss_study_config
+from jaxgen.experiment._loss_study import train_loss_study
 from jaxgen.experiment._theory import check_gan_theory_config
 from jaxgen.experiment._theory import train_gan_theory
 from jaxgen.experiment._toy import PAPER_TABLE_1
@@ -67,6 +69,7 @@ __all__ = [
     "check_gan_config",
     "check_gan_theory_config",
     "check_gan_toy_config",
+    "check_loss_study_config",
     "check_vae_config",
     "define_flags",
     "format_table",
@@ -84,5 +87,6 @@ __all__ = [
     "train_gan_mnist",
     "train_gan_theory",
     "train_gan_toy",
+    "train_loss_study",
     "train_vae",
 ]

@@ -47,10 +47,16 @@ UNCONDITIONAL = "unconditional"
 PUBLISHED_PARZEN = {"conditional adversarial net": (132.0, 1.8), "GAN (Goodfellow et al. 2014)": (225.0, 2.0)}
 
 
+def names_of(value) -> tuple[str, ...]:
+  """A tuple of names from a config field: a tuple, or what the command line gives ("ac,projection")."""
+  items = (value,) if isinstance(value, str) else tuple(value)
+  return tuple(n.strip() for item in items for n in str(item).split(",") if n.strip())
+
+
 def check_cgan_config(config, *, dataset_size: int | None = None) -> None:
   """Checks the experiment's config: a GAN config whose heads are known."""
   check_gan_config(config, dataset_size=dataset_size)
-  heads = tuple(config.train.heads)
+  heads = names_of(config.train.heads)
   unknown = [h for h in heads if h not in HEADS]
   if unknown or len(set(heads)) != len(heads):
     raise ValueError(f"config.train.heads must be distinct names among {', '.join(HEADS)}, got {heads}")
@@ -61,6 +67,7 @@ def check_cgan_config(config, *, dataset_size: int | None = None) -> None:
 def _run_config(config, name: str):
   """The config of one run: the experiment's with the head (and, for the baseline, no conditioning) set."""
   c = copy.deepcopy(config)
+  c.unlock()  # the flags' config comes locked
   if name == UNCONDITIONAL:
     c.model.discriminator_head = "none"
     c.model.generator_conditioning = "none"
@@ -137,7 +144,7 @@ def _evaluate(config, models, feature_net, ds, real, *, valid, seed: int) -> dic
       "samples": metrics.sample_quality(features, real["features"], seed=seed),
       "num_samples": int(labels.size),
   }
-  if e.parzen_num_samples:
+  if e.parzen:
     # Goodfellow et al. 2014's protocol: labels drawn as the data's, the width chosen on validation images.
     rng = np.random.default_rng(seed)
     parzen_labels = rng.choice(num_classes, size=e.parzen_num_samples, p=real["class_probs"]).astype(np.int32)
@@ -195,7 +202,7 @@ def train_cgan(config, workdir: str, *, progress: bool = True) -> dict:
   check_cgan_config(config, dataset_size=x.shape[0])
   class_probs = np.bincount(y, minlength=ds.num_classes) / y.size
 
-  names = list(config.train.heads) + ([UNCONDITIONAL] if config.train.unconditional_baseline else [])
+  names = list(names_of(config.train.heads)) + ([UNCONDITIONAL] if config.train.unconditional_baseline else [])
   os.makedirs(workdir, exist_ok=True)
   trained = {}
   for name in names:

@@ -36,6 +36,9 @@ from jaxgen.models._precision import check_compute_dtype, compute_dtype, to_floa
 from jaxgen.models._registry import register_model
 
 
+_DCGAN_NORMS = ("batch", "layer", "none")
+
+
 @dataclasses.dataclass(frozen=True)
 class DCGANConfig:
   """Hyperparameters of DCGAN (defaults: the paper's 64x64 model scaled to MNIST)."""
@@ -49,6 +52,9 @@ class DCGANConfig:
   init_std: float = 0.02
   batch_norm_momentum: float = 0.9
   leaky_relu_slope: float = 0.2
+  # D's normalisation after every convolution but the first: "batch" (the paper), "layer" (per example, over
+  # H, W and C: what input-gradient penalties need, Gulrajani et al. 2017, Section 4) or "none".
+  discriminator_norm: str = "batch"
   # jaxgen.nn convolution formulation: "auto" (fast sub-pixel transposed convolutions on CPU,
   # XLA's own elsewhere), "xla" or "cpu_fast". Same parameters and checkpoints either way.
   conv_impl: str = "auto"
@@ -57,6 +63,8 @@ class DCGANConfig:
 
   def __post_init__(self):
     check_compute_dtype(self.compute_dtype)
+    if type(self) is DCGANConfig and self.discriminator_norm not in _DCGAN_NORMS:
+      raise ValueError(f"discriminator_norm must be one of {', '.join(_DCGAN_NORMS)}, got {self.discriminator_norm!r}")
     object.__setattr__(self, "image_shape", tuple(int(d) for d in self.image_shape))
     if len(self.image_shape) != 3 or self.image_shape[0] != self.image_shape[1]:
       raise ValueError(f"image_shape must be square (H, H, C), got {self.image_shape}")
@@ -137,8 +145,14 @@ class DCGANDiscriminator(nnx.Module):
     num = hp.upsamplings
     channels = [hp.image_shape[-1]] + [hp.features * 2**i for i in range(num)]
     self.convs = nnx.List([_conv(hp, a, b, transpose=False, rngs=rngs) for a, b in zip(channels[:-1], channels[1:])])
-    # No batch norm on the input layer (Section 3).
-    self.norms = nnx.List([_batch_norm(hp, b, rngs) for b in channels[2:]])
+    # No normalisation on the input layer (Section 3).
+    if hp.discriminator_norm == "layer":
+      norms = [nnx.LayerNorm(b, reduction_axes=(-3, -2, -1), dtype=compute_dtype(hp.compute_dtype), rngs=rngs)
+               for b in channels[2:]]
+    else:
+      norms = [_batch_norm(hp, b, rngs) for b in channels[2:]] if hp.discriminator_norm == "batch" else []
+    self.norm_kind = hp.discriminator_norm
+    self.norms = nnx.List(norms)
     self.output = nnx.Linear(
         hp.base**2 * channels[-1], 1, kernel_init=nnx.initializers.normal(hp.init_std),
         dtype=compute_dtype(hp.compute_dtype), rngs=rngs,
@@ -147,8 +161,13 @@ class DCGANDiscriminator(nnx.Module):
   def __call__(self, x: jax.Array, *, train: bool, key: jax.Array | None = None) -> jax.Array:
     del key  # no dropout in DCGAN
     h = jax.nn.leaky_relu(self.convs[0](x), self.slope)
-    for conv, norm in zip(self.convs[1:], self.norms):
-      h = jax.nn.leaky_relu(norm(conv(h), use_running_average=not train), self.slope)
+    for i, conv in enumerate(self.convs[1:]):
+      h = conv(h)
+      if self.norm_kind == "batch":
+        h = self.norms[i](h, use_running_average=not train)
+      elif self.norm_kind == "layer":
+        h = self.norms[i](h)
+      h = jax.nn.leaky_relu(h, self.slope)
     return to_float32(self.output(h.reshape((h.shape[0], -1))))[:, 0]
 
 
