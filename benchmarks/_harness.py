@@ -80,9 +80,10 @@ class JaxChunks:
     )
     self.state = dp.put_state(setup.state)
     self.data = dp.put_data(setup.data)
-    # Every case trains on one data stream.
+    # Every case trains on one data stream: an array, or a pytree of arrays gathered at the same
+    # indices (a conditional GAN's {"x": images, "y": labels}).
     (self.stream, data), = setup.data.items()
-    self.num_examples = data.shape[0]
+    self.num_examples = jax.tree.leaves(data)[0].shape[0]
     self._next_step = 0
 
   def indices(self, k: int) -> dict[str, jax.Array]:

@@ -79,8 +79,9 @@ def test_discriminator_shapes_and_class_logits_only_for_ac(image_shape, head):
       chex.assert_tree_all_finite(class_logits)
     else:
       assert class_logits is None
-  # phi is the sum-pooled last map: F = features * 2**(L - 1) channels.
-  assert d.psi.kernel.shape == (8 * 2 ** (cgan.CGANConfig(image_shape=image_shape).upsamplings - 1), 1)
+  # phi is the flattened last map: F = base^2 * features * 2**(L - 1).
+  hp = cgan.CGANConfig(image_shape=image_shape)
+  assert d.psi.kernel.shape == (hp.base**2 * 8 * 2 ** (hp.upsamplings - 1), 1)
 
 
 @pytest.mark.parametrize("head", HEADS)
@@ -115,10 +116,12 @@ def _hand_conv(x, layer):
   return out + layer.bias[...][None, None, None, :]
 
 
+@pytest.mark.parametrize("pooling", ["flatten", "sum"])
 @pytest.mark.parametrize("head", ["projection", "concat", "none"])
-def test_logits_computed_by_hand(head):
+def test_logits_computed_by_hand(head, pooling):
   d = cgan.ConditionalDiscriminator(
-      _hp(image_shape=(28, 28, 1), discriminator_head=head, discriminator_norm="none"), rngs=nnx.Rngs(1)
+      _hp(image_shape=(28, 28, 1), discriminator_head=head, discriminator_norm="none",
+          discriminator_pooling=pooling), rngs=nnx.Rngs(1)
   )
   # Larger projection weights, so that the class term is not negligible next to psi.
   if head == "projection":
@@ -130,8 +133,8 @@ def test_logits_computed_by_hand(head):
     h = jnp.concatenate([x, jnp.broadcast_to(jax.nn.one_hot(y, 10)[:, None, None, :], (6, 28, 28, 10))], axis=-1)
   for conv in d.convs:
     h = jax.nn.leaky_relu(_hand_conv(h, conv), 0.2)
-  phi = h.sum(axis=(1, 2))
-  chex.assert_shape(phi, (6, 16))
+  phi = h.reshape((6, -1)) if pooling == "flatten" else h.sum(axis=(1, 2))
+  chex.assert_shape(phi, (6, 7 * 7 * 16 if pooling == "flatten" else 16))
   expected = phi @ d.psi.kernel[...][:, 0] + d.psi.bias[...][0]
   if head == "projection":
     expected = expected + jnp.sum(d.embed.embedding[...][y] * phi, axis=-1)

@@ -75,6 +75,7 @@ __all__ = [
 GENERATOR_CONDITIONINGS = ("concat", "cbn", "none")
 DISCRIMINATOR_HEADS = ("concat", "ac", "projection", "none")
 DISCRIMINATOR_NORMS = ("batch", "none")
+DISCRIMINATOR_POOLINGS = ("flatten", "sum")
 
 
 def _check_choice(field: str, value, choices: tuple[str, ...]) -> None:
@@ -100,11 +101,16 @@ class CGANConfig(DCGANConfig):
   discriminator_norm: str = "batch"
   # Spectral normalisation of every layer of D (convolutions, linears, the projection embedding).
   spectral_norm: bool = False
+  # phi(x) from D's last map: "flatten" (DCGAN's D: where a stroke is stays known) or "sum" (global sum
+  # pooling, the projection discriminator's deep ResNet; after DCGAN's two or three convolutions it
+  # keeps too little of the layout to tell digits apart, measured on the 8x8 digits).
+  discriminator_pooling: str = "flatten"
 
   def __post_init__(self):
     _check_choice("generator_conditioning", self.generator_conditioning, GENERATOR_CONDITIONINGS)
     _check_choice("discriminator_head", self.discriminator_head, DISCRIMINATOR_HEADS)
     _check_choice("discriminator_norm", self.discriminator_norm, DISCRIMINATOR_NORMS)
+    _check_choice("discriminator_pooling", self.discriminator_pooling, DISCRIMINATOR_POOLINGS)
     _check_choice("conv_impl", self.conv_impl, jaxgen.nn.IMPLS)
     for name in ("num_classes", "latent_dim", "features", "kernel_size"):
       value = getattr(self, name)
@@ -227,9 +233,10 @@ class ConditionalGenerator(nnx.Module):
 class ConditionalDiscriminator(nnx.Module):
   """(x (B, H, W, C) in [-1, 1], y (B,)) -> (logits (B,), class_logits (B, K) or None).
 
-  logits = psi(phi) [+ embed(y)^T phi for "projection"], phi = sum over H, W of
-  the last leaky-ReLU map of DCGAN's convolutions (the input carries one-hot
-  label channels for "concat"); class_logits = V phi + c for "ac" only.
+  logits = psi(phi) [+ embed(y)^T phi for "projection"], phi = the last
+  leaky-ReLU map of DCGAN's convolutions flattened (or summed over H, W; the
+  input carries one-hot label channels for "concat"); class_logits = V phi + c
+  for "ac" only.
   """
 
   def __init__(self, hp: CGANConfig, *, rngs: nnx.Rngs):
@@ -248,7 +255,8 @@ class ConditionalDiscriminator(nnx.Module):
     ])
     # No batch norm on the input layer (Radford et al., Section 3).
     self.norms = nnx.List([_batch_norm(hp, b, rngs) for b in channels[2:]] if hp.discriminator_norm == "batch" else [])
-    features = channels[-1]
+    self.pooling = hp.discriminator_pooling
+    features = channels[-1] * (hp.base**2 if self.pooling == "flatten" else 1)
     self.psi = sn(nnx.Linear(features, 1, kernel_init=init, dtype=dtype, rngs=rngs), rngs)
     self.classifier = (
         sn(nnx.Linear(features, hp.num_classes, kernel_init=init, dtype=dtype, rngs=rngs), rngs)
@@ -269,7 +277,7 @@ class ConditionalDiscriminator(nnx.Module):
     return layer(x, update_stats=train) if self.spectral_norm else layer(x)
 
   def phi(self, x: jax.Array, y: jax.Array | None, *, train: bool) -> jax.Array:
-    """phi(x) (B, F): global sum pool of the last activated map (y only used by the "concat" head)."""
+    """phi(x) (B, F): the last activated map flattened or sum-pooled (y only used by the "concat" head)."""
     if self.head == "concat":
       _check_labels(y, x.shape[0], self.num_classes, "ConditionalDiscriminator")
       onehot = jax.nn.one_hot(y, self.num_classes, dtype=x.dtype)[:, None, None, :]
@@ -280,7 +288,7 @@ class ConditionalDiscriminator(nnx.Module):
       if self.norms:
         h = self.norms[i](h, use_running_average=not train)
       h = jax.nn.leaky_relu(h, self.slope)
-    return jnp.sum(h, axis=(1, 2))
+    return h.reshape((h.shape[0], -1)) if self.pooling == "flatten" else jnp.sum(h, axis=(1, 2))
 
   def __call__(
       self, x: jax.Array, y: jax.Array | None, *, train: bool, key: jax.Array | None = None
