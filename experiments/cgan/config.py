@@ -20,9 +20,10 @@ of the samples per conditioned class, LeNet-FID/KID/precision/recall beside
 the real-data floor, intra-class diversity generated / real, Parzen
 log-likelihood of the test set) and each run's ``samples_by_class.png``.
 
-Networks: the DCGAN trunk (``jaxgen.models.cgan``); G conditioned by
-class-conditional BatchNorm (categorical conditional BN, as the projection
-discriminator's generator), D spectrally normalised without BatchNorm; hinge
+Networks: the DCGAN trunk (``jaxgen.models.cgan``); G conditioned by the
+one-hot label appended to z (Mirza & Osindero; class-conditional BatchNorm,
+the projection paper's choice, is ``--config.model.generator_conditioning=cbn``),
+D spectrally normalised without BatchNorm, its last map flattened; hinge
 loss, Adam 2e-4 with beta1 0.5 and one D step per G step (the n_dis = 1
 setting of Miyato et al. 2018). The heads differ only in how D sees y.
 """
@@ -57,7 +58,10 @@ def get_config(preset: str = "digits") -> ml_collections.ConfigDict:
   config.model.init_std = 0.02
   config.model.batch_norm_momentum = 0.9
   config.model.leaky_relu_slope = 0.2
-  config.model.generator_conditioning = "cbn"  # or "concat"
+  # "concat" (one-hot y appended to z) or "cbn" (class-conditional BatchNorm, which at Adam 2e-4 learns the
+  # label slowly: on the digits after 1,000 steps, samples of the AC / projection runs were classified as
+  # their label 19 % / 13 % of the time with "cbn", 100 % / 90 % with "concat"; 84 % / 88 % after 3,000).
+  config.model.generator_conditioning = "concat"
   config.model.discriminator_head = "projection"  # set per run from train.heads
   config.model.discriminator_norm = "none"
   config.model.spectral_norm = True
