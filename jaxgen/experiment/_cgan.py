@@ -165,7 +165,8 @@ def _real_reference(config, feature_net, ds, class_probs, seed: int) -> dict:
   """Test-split features, the train-vs-test floor of every figure, and real intra-class diversity."""
   num_classes = int(config.model.num_classes)
   test_features = feature_net.features(ds.test)
-  n = min(ds.num_train, ds.num_test * 10, 10_000)
+  # As many real training images as the runs draw samples: the floor at the same sample count.
+  n = min(ds.num_train, int(config.eval.samples_per_class) * num_classes)
   train_features = feature_net.features(ds.train[:n])
   return {
       "features": test_features,
