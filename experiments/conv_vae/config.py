@@ -20,9 +20,14 @@ Presets:
     Measured: one epoch in 34.9 s on 2 CPU cores (test -ELBO 126.9 after
     that epoch) with conv_impl="auto" (jaxgen.nn's sub-pixel transposed
     convolutions) and 4 unrolled steps per dispatch; with XLA's own layers in
-    a rolled scan an epoch took about 400 s. 10 epochs not run yet.
+    a rolled scan an epoch took about 400 s.
 
   mnist: grey MNIST with dynamic binarization, the binarized_mnist network.
+    Measured (2026-11-28, 2 CPU cores): 10 epochs at 24.5 s each (249 s of
+    training), test -ELBO 99.46 +- 0.26 nats, k = 5000 IWAE NLL 92.12 +- 0.75
+    on 1000 random test images (555 s of evaluation: k = 5000 decoder passes
+    for 1000 images are twice the FLOPs of the 10 training epochs;
+    --config.eval.iwae_num_examples=450 evaluates in the training's time).
 
   cifar10: 32x32x3 -> 8x8 (32, 64 channels), 64-d latent, Gaussian decoder
     with a learned per-pixel variance, 20 epochs (needs tfds cifar10 in --data_dir).
