@@ -94,7 +94,22 @@ def _dcgan_run(workdir):
   experiment.train_dcgan(config, str(workdir), progress=False)
 
 
-@pytest.mark.parametrize("make_run", [_gan_mnist_run, _vae_run, _dcgan_run], ids=["gan_mnist", "vae", "dcgan"])
+def _cgan_run(workdir):
+  from experiments.cgan import config as cgan_config
+  from jaxgen import experiment
+
+  config = cgan_config.get_config()
+  config.model.features = 8
+  config.train.num_steps = 4
+  config.train.steps_per_call = 2
+  config.train.batch_size = 10
+  run_config = experiment._cgan._run_config(config, "projection")
+  experiment._cgan._train_one(run_config, str(workdir), np.zeros((20, 8, 8, 1), np.float32),
+                              np.arange(20, dtype=np.int32) % 10, np.full(10, 0.1), progress=False)
+
+
+@pytest.mark.parametrize("make_run", [_gan_mnist_run, _vae_run, _dcgan_run, _cgan_run],
+                         ids=["gan_mnist", "vae", "dcgan", "cgan"])
 def test_evaluate_command_on_saved_runs(tmp_path, digits_features, make_run, capsys):
   _, _, cache = digits_features
   make_run(tmp_path / "run")
@@ -112,6 +127,11 @@ def test_evaluate_command_on_saved_runs(tmp_path, digits_features, make_run, cap
   assert record["samples"]["fid"] > record["floor_train_vs_test"]["fid"]
   assert record["feature_network"]["test_accuracy"] >= 0.97
   assert os.path.getsize(tmp_path / "run" / "eval_neighbours.png") > 0
+  # A conditional run is scored against the labels its samples were drawn for.
+  assert ("classifier_accuracy" in record) == (make_run is _cgan_run)
+  if make_run is _cgan_run:
+    assert 0.0 <= record["classifier_accuracy"] <= 1.0 and record["classifier_accuracy_of_test_images"] > 0.9
+    assert "class acc" in out
 
 
 def test_evaluate_errors_are_one_line(tmp_path, capsys):
