@@ -26,6 +26,11 @@ the projection paper's choice, is ``--config.model.generator_conditioning=cbn``)
 D spectrally normalised without BatchNorm, its last map flattened; hinge
 loss, Adam 2e-4 with beta1 0.5 and one D step per G step (the n_dis = 1
 setting of Miyato et al. 2018). The heads differ only in how D sees y.
+
+Measured (digits default, 2026-11-28, 2 CPU cores, 61 s for the four runs and
+their evaluation): samples classified as their label 38 % (concat), 100 %
+(ac, intra-class diversity 0.19 of the real one), 90 % (projection, FID 5.3,
+diversity 1.04), 10 % (unconditional, chance); real test images 99.7 %.
 """
 
 import ml_collections

