@@ -85,7 +85,7 @@ def test_each_run_has_the_shared_train_fields_with_its_section_over_them():
     "override, message",
     [
         ("--config.train.gan.loss=non_saturatin",
-         "gan_theory: unknown config.train.gan.loss 'non_saturatin'; choose one of "),
+         "gan_theory: config.train.gan.loss must be one of minimax, non_saturating"),
         ("--config.train.discriminator.learning_rate=0",
          "gan_theory: config.train.discriminator.learning_rate must be a number > 0, got 0"),
         ("--config.data.weights=(0.5,0.6)",
