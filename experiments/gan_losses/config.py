@@ -27,7 +27,7 @@ non_saturating_r1 9.4 +- 0.5.
 
 import ml_collections
 
-from experiments.dcgan import config as dcgan_config
+from jaxgen import experiment
 
 _PRESETS = {
     # name: (dcgan preset, features, num_steps, batch_size, eval samples)
@@ -42,7 +42,7 @@ def get_config(preset: str = "digits") -> ml_collections.ConfigDict:
   if preset not in _PRESETS:
     raise ValueError(f"unknown preset {preset!r}: use one of {', '.join(_PRESETS)} (--config=...config.py:mnist)")
   base, features, num_steps, batch_size, num_samples = _PRESETS[preset]
-  config = dcgan_config.get_config(base)
+  config = experiment.dcgan_config(base)
   config.model.features = features
   # LayerNorm in D: the same D for every loss, with per-example input gradients for WGAN-GP and R1.
   config.model.discriminator_norm = "layer"

@@ -36,6 +36,7 @@ from jaxgen.experiment._common import steady_speed
 from jaxgen.experiment._cgan import check_cgan_config
 from jaxgen.experiment._cgan import train_cgan
 from jaxgen.experiment._gan import check_gan_config
+from jaxgen.experiment._gan import dcgan_config
 from jaxgen.experiment._gan import train_dcgan
 from jaxgen.experiment._gan import train_gan_mnist
 from jaxgen.experiment._loss_study import check_loss_study_config
@@ -71,6 +72,7 @@ __all__ = [
     "check_gan_toy_config",
     "check_loss_study_config",
     "check_vae_config",
+    "dcgan_config",
     "define_flags",
     "format_table",
     "learning_rate_schedule",

@@ -18,11 +18,13 @@ import time
 from collections.abc import Callable
 
 import jax
+import ml_collections
 import numpy as np
 from flax import nnx
 
 from jaxgen import data, metrics, plot, train
-from jaxgen.experiment._common import batch_shape_of, check_experiment_config, make_optimizer, run_from_config
+from jaxgen.experiment._common import base_config, batch_shape_of, check_experiment_config, make_optimizer
+from jaxgen.experiment._common import run_from_config
 from jaxgen.experiment._common import steady_speed, write_json
 from jaxgen.models import build_models, dcgan
 
@@ -173,3 +175,56 @@ def train_dcgan(config, workdir: str, *, progress: bool = True) -> dict:
   write_json(os.path.join(workdir, "summary.json"), summary)
   print(f"dcgan: {step} steps, {summary['median_steps_per_sec']} steps/s, samples in {workdir}")
   return summary
+
+
+
+DCGAN_PRESETS = {
+    # name: (dataset, image_shape, features, num_steps, sample_every)
+    "digits": ("digits", (8, 8, 1), 32, 1500, 250),
+    "mnist": ("mnist", (28, 28, 1), 64, 5000, 250),
+    "cifar10": ("cifar10", (32, 32, 3), 64, 50_000, 1000),
+}
+
+
+def dcgan_config(preset: str = "digits") -> ml_collections.ConfigDict:
+  """The DCGAN experiment's config of ``preset`` ("digits", "mnist", "cifar10"); other GAN studies start from it."""
+  if preset not in DCGAN_PRESETS:
+    raise ValueError(f"unknown preset {preset!r}: use one of {', '.join(DCGAN_PRESETS)} (--config=...config.py:mnist)")
+  dataset, image_shape, features, num_steps, sample_every = DCGAN_PRESETS[preset]
+  config = base_config(model="dcgan", dataset=dataset)
+
+  config.model.image_shape = image_shape
+  config.model.latent_dim = 100
+  config.model.features = features
+  config.model.kernel_size = 5
+  config.model.init_std = 0.02
+  config.model.batch_norm_momentum = 0.9
+  config.model.leaky_relu_slope = 0.2
+  # 'bfloat16': layers compute in bfloat16; parameters, losses and checkpoints stay float32.
+  config.model.compute_dtype = "float32"
+
+  # Adam, counted in steps; a field absent from saved runs' config.json would make resuming them a config change.
+  del config.train.momentum, config.train.num_epochs
+  config.train.loss = "non_saturating"
+  config.train.k = 1
+  # A name of jaxgen.train.GAN_LOSSES: non_saturating, minimax, hinge, least_squares, wgan_gp, relativistic_average.
+  # Penalties on D: WGAN-GP's weight (None: the loss's own, 10 for wgan_gp), R1 / R2 gamma (gamma / 2 E||grad D||^2).
+  config.train.gradient_penalty = ml_collections.config_dict.placeholder(float)
+  config.train.r1_gamma = 0.0
+  config.train.r2_gamma = 0.0
+  # DiffAugment policy for every image D sees, e.g. "color,translation,cutout" ("" none; Zhao et al. 2020).
+  config.train.augment = ""
+  config.train.batch_size = 128
+  config.train.num_steps = num_steps
+  config.train.learning_rate = 2e-4
+  config.train.b1 = 0.5
+  # XLA's CPU backend runs convolutions several times slower inside a loop, so
+  # the 28x28 and larger models unroll a few steps per dispatch instead of scanning.
+  config.train.unroll_steps = preset != "digits"
+  config.train.steps_per_call = 50 if preset == "digits" else 4
+  config.train.checkpoint_every = 1000
+  config.train.sample_every = sample_every
+
+  config.eval.num_images = 64  # the sample grids
+  config.eval.use_ema = True  # when the run keeps an EMA of G
+  return config
