@@ -6,6 +6,13 @@ translation layouts of pytorch-CycleGAN-and-pix2pix come from
 `load_unpaired_folder` (trainA/trainB) and `load_paired_folder` (A|B side by
 side) as {"a": source, "b": target}. Batches are drawn by the training core
 (`jaxgen.train`: step-indexed, resumable orders of named streams).
+
+Synthetic translation datasets (numpy, deterministic) are built from such
+arrays: `pad_to`, `resize` and `digits_to_side` change the size;
+`translation_pairs` gives Pix2pix's (input, target) pairs for `PAIR_TASKS`
+("completion": `mask_bottom_half`, "edges": `morphological_gradient`);
+`split_halves`, `thicken`, `invert` and `oracle_transform` make CycleGAN's
+two disjoint domains related by a known map.
 """
 
 from jaxgen.data._binarize import binarize_seeded
@@ -20,10 +27,22 @@ from jaxgen.data._folder import IMAGE_EXTENSIONS
 from jaxgen.data._folder import load_image_folder
 from jaxgen.data._folder import load_paired_folder
 from jaxgen.data._folder import load_unpaired_folder
+from jaxgen.data._folder import read_image_files
 from jaxgen.data._load import DATASETS
 from jaxgen.data._load import check_dataset_name
 from jaxgen.data._load import load_dataset
 from jaxgen.data._local import read_idx
+from jaxgen.data._translation import PAIR_TASKS
+from jaxgen.data._translation import digits_to_side
+from jaxgen.data._translation import invert
+from jaxgen.data._translation import mask_bottom_half
+from jaxgen.data._translation import morphological_gradient
+from jaxgen.data._translation import oracle_transform
+from jaxgen.data._translation import pad_to
+from jaxgen.data._translation import resize
+from jaxgen.data._translation import split_halves
+from jaxgen.data._translation import thicken
+from jaxgen.data._translation import translation_pairs
 
 __all__ = [
     "BINARIZATIONS",
@@ -32,14 +51,26 @@ __all__ = [
     "DatasetNotFoundError",
     "IMAGE_EXTENSIONS",
     "ImageDataset",
+    "PAIR_TASKS",
     "binarize_seeded",
     "binarize_static",
     "check_dataset_name",
     "check_images",
+    "digits_to_side",
+    "invert",
     "load_dataset",
     "load_digits",
     "load_image_folder",
     "load_paired_folder",
     "load_unpaired_folder",
+    "mask_bottom_half",
+    "morphological_gradient",
+    "oracle_transform",
+    "pad_to",
     "read_idx",
+    "read_image_files",
+    "resize",
+    "split_halves",
+    "thicken",
+    "translation_pairs",
 ]

@@ -9,6 +9,8 @@ Each loader reads image files into float32 (N, H, W, C) arrays in [0, 1]:
 * `load_unpaired_folder(root)`: the unaligned layout of
   junyanz/pytorch-CycleGAN-and-pix2pix (`datasets/horse2zebra/trainA`,
   `trainB`, `testA`, `testB`), two unlabelled domains of any sizes.
+* `read_image_files(folder)`: every image below a folder, unlabelled and
+  unsplit, with its path (the input of `python -m jaxgen.translate`).
 * `load_paired_folder(root)`: its aligned layout (`datasets/facades/train/`,
   `val/`, `test/`), each file one image with A in its left half and B in its
   right half.
@@ -333,6 +335,23 @@ def _read_pairs(reader: _Reader, paths: list[str]) -> tuple[np.ndarray, np.ndarr
   for i, path in enumerate(paths[1:], start=1):
     a[i], b[i] = reader.read_pair(path)
   return a, b
+
+
+def read_image_files(
+    folder: str | os.PathLike,
+    *,
+    image_size: int | tuple[int, int] | None = None,
+    channels: int | None = None,
+) -> tuple[np.ndarray, list[str]]:
+  """Every image file below `folder`, in sorted order: (float32 (N, H, W, C) in [0, 1], their paths).
+
+  For images to translate or score, unlabelled and unsplit; sizes and channels
+  as in :func:`load_image_folder`.
+  """
+  image_size = _check_args(image_size, channels, 0.0)
+  folder = _check_dir(folder, "image folder", "folder/*.png (any depth)")
+  paths = _require_images(folder, "image folder")
+  return _read_images(_Reader(image_size, channels), paths), paths
 
 
 def _take(paths: list[str], indices: np.ndarray) -> list[str]:

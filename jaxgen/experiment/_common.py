@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from jaxgen import data, train
 
 OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("constant", "exponential", "iwae")
+SCHEDULES = ("constant", "exponential", "iwae", "linear_decay")
 # A user's mistake: printed as one line with exit status 2. Anything else is a bug and keeps its traceback.
 USER_ERRORS = (
     ValueError, data.DatasetNotFoundError, train.CheckpointNotFoundError, train.NonFiniteError, train.WorkdirInUseError
@@ -222,6 +222,9 @@ def learning_rate_schedule(t, steps_per_epoch: int):
     mnist.yaml).
   * "iwae": stage i < ``num_stages`` lasts 3^i epochs at
     ``learning_rate * 10^(-i/7)`` (Burda et al. 2016, Section 5).
+  * "linear_decay": constant for the first ``1 - decay_fraction`` of the run,
+    then linearly down to 0 at its last step (CycleGAN and Pix2pix: 100
+    epochs constant, 100 decaying, Zhu et al. 2017, Section 4).
   """
   lr = t.learning_rate
   if t.schedule == "constant":
@@ -234,6 +237,12 @@ def learning_rate_schedule(t, steps_per_epoch: int):
       epochs += 3 ** (i - 1)
       boundaries[epochs * steps_per_epoch] = 10.0 ** (-1.0 / 7.0)
     return optax.piecewise_constant_schedule(lr, boundaries)
+  if t.schedule == "linear_decay":
+    if not 0 <= t.decay_fraction <= 1:
+      raise ValueError(f"config.train.decay_fraction must be in [0, 1], got {t.decay_fraction}")
+    total = num_steps_of(t, steps_per_epoch)
+    decay = max(1, round(total * t.decay_fraction))
+    return optax.linear_schedule(lr, 0.0, transition_steps=decay, transition_begin=total - decay)
   raise ValueError(f"unknown config.train.schedule {t.schedule!r}; choose one of {', '.join(SCHEDULES)}")
 
 

@@ -16,20 +16,30 @@ from jaxgen.objectives._gan import discriminator_update_against
 from jaxgen.objectives._gan import gan_updates
 from jaxgen.objectives._pool import image_pool_init
 from jaxgen.objectives._pool import image_pool_query
+from jaxgen.objectives._translation import TRANSLATION_LOSSES
+from jaxgen.objectives._translation import cyclegan_aux_init
+from jaxgen.objectives._translation import cyclegan_updates
+from jaxgen.objectives._translation import mean_absolute_error
+from jaxgen.objectives._translation import pix2pix_updates
 from jaxgen.objectives._vae import autoencoder_objective
 from jaxgen.objectives._vae import negative_elbo_objective
 
 __all__ = [
     "GAN_LOSSES",
+    "TRANSLATION_LOSSES",
     "GANLoss",
     "Context",
     "Objective",
     "Update",
     "autoencoder_objective",
     "check_gan_loss",
+    "cyclegan_aux_init",
+    "cyclegan_updates",
     "discriminator_update_against",
     "gan_updates",
     "image_pool_init",
     "image_pool_query",
+    "mean_absolute_error",
     "negative_elbo_objective",
+    "pix2pix_updates",
 ]
