@@ -8,7 +8,7 @@ config_file)``. Every experiment's config has one layout:
 
 * ``seed``, and ``allow_config_change`` (resume a run whose config changed);
 * ``data``: ``name``, ``data_dir`` (a placeholder; ``--data_dir`` sets it) and
-  the data's options (``binarize``, ``num_valid``, ``num_train``);
+  the data's options (``binarize``, ``num_valid``, ``num_train``, ``tasks``);
 * ``model``: ``name`` and the family's hyperparameters, read by the model
   registry (``jaxgen.models.model_hparams``);
 * ``train``: ``batch_size``, ``num_steps`` (``None``: ``num_epochs`` epochs),
@@ -35,12 +35,17 @@ from jaxgen.experiment._common import run_main
 from jaxgen.experiment._common import steady_speed
 from jaxgen.experiment._cgan import check_cgan_config
 from jaxgen.experiment._cgan import train_cgan
+from jaxgen.experiment._cyclegan import check_cyclegan_config
+from jaxgen.experiment._cyclegan import train_cyclegan
 from jaxgen.experiment._gan import check_gan_config
 from jaxgen.experiment._gan import dcgan_config
 from jaxgen.experiment._gan import train_dcgan
 from jaxgen.experiment._gan import train_gan_mnist
 from jaxgen.experiment._loss_study import check_loss_study_config
 from jaxgen.experiment._loss_study import train_loss_study
+from jaxgen.experiment._pix2pix import check_pix2pix_config
+from jaxgen.experiment._pix2pix import run_names as pix2pix_run_names
+from jaxgen.experiment._pix2pix import train_pix2pix
 from jaxgen.experiment._theory import check_gan_theory_config
 from jaxgen.experiment._theory import train_gan_theory
 from jaxgen.experiment._toy import PAPER_TABLE_1
@@ -66,11 +71,13 @@ __all__ = [
     "batch_shape_of",
     "check_autoencoder_config",
     "check_cgan_config",
+    "check_cyclegan_config",
     "check_experiment_config",
     "check_gan_config",
     "check_gan_theory_config",
     "check_gan_toy_config",
     "check_loss_study_config",
+    "check_pix2pix_config",
     "check_vae_config",
     "dcgan_config",
     "define_flags",
@@ -79,16 +86,19 @@ __all__ = [
     "make_optimizer",
     "num_epochs_of",
     "num_steps_of",
+    "pix2pix_run_names",
     "run_from_config",
     "run_main",
     "steady_speed",
     "summarize",
     "train_autoencoder",
     "train_cgan",
+    "train_cyclegan",
     "train_dcgan",
     "train_gan_mnist",
     "train_gan_theory",
     "train_gan_toy",
     "train_loss_study",
+    "train_pix2pix",
     "train_vae",
 ]

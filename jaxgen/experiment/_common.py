@@ -282,6 +282,7 @@ def run_from_config(
     ema_networks: Sequence[str],
     description: str,
     seed: int | None = None,
+    aux: Any = None,
     hooks: Sequence[train.Hook] = (),
     compiler_options: dict[str, Any] | None = None,
     progress: bool = True,
@@ -289,13 +290,14 @@ def run_from_config(
   """``train.run_training`` with the run's knobs read from ``config.train``.
 
   ``ema_networks`` get an EMA when ``config.train.ema_decay`` is set;
-  ``seed`` defaults to ``config.seed``; ``config.allow_config_change`` lets a
-  changed config resume the run. Returns ``(graphdefs, state)``.
+  ``seed`` defaults to ``config.seed``; ``aux`` is the initial auxiliary
+  state (an image pool); ``config.allow_config_change`` lets a changed config
+  resume the run. Returns ``(graphdefs, state)``.
   """
   t = config.train
   return train.run_training(
       workdir=workdir, config=config, models=models, optimizers=optimizers, updates=updates, data=data,
-      num_steps=num_steps, batch_shape=batch_shape, seed=config.seed if seed is None else seed,
+      num_steps=num_steps, batch_shape=batch_shape, seed=config.seed if seed is None else seed, aux=aux,
       ema_networks=ema_networks if t.ema_decay is not None else (), ema_decay=t.ema_decay,
       steps_per_call=min(t.steps_per_call, num_steps), unroll_steps=t.unroll_steps, num_devices=t.num_devices,
       checkpoint_every=t.checkpoint_every, checkpoint_every_minutes=t.checkpoint_every_minutes,

@@ -1,4 +1,9 @@
-"""Flax NNX models of jaxgen; importing this package registers every model family by name."""
+"""Flax NNX models of jaxgen; importing this package registers every model family by name.
+
+Families: "vae", "conv_vae", "autoencoder", "lenet", "gan_mlp", "toy_gan", "gan_1d", "dcgan", "cgan", and the
+image-to-image "pix2pix" (U-Net generator, conditional PatchGAN) and "cyclegan" (two ResNet generators, two
+PatchGANs), which register a ``translate`` instead of a ``sample``.
+"""
 
 from jaxgen.models._registry import ModelSpec
 from jaxgen.models._registry import build_models
@@ -15,6 +20,8 @@ from jaxgen.models.cgan import ConditionalDiscriminator
 from jaxgen.models.cgan import ConditionalGenerator
 from jaxgen.models.conv_vae import ConvVAE
 from jaxgen.models.conv_vae import ConvVAEConfig
+from jaxgen.models.cyclegan import CycleGANConfig
+from jaxgen.models.cyclegan import ResnetGenerator
 from jaxgen.models.dcgan import DCGANConfig
 from jaxgen.models.dcgan import DCGANDiscriminator
 from jaxgen.models.dcgan import DCGANGenerator
@@ -27,6 +34,11 @@ from jaxgen.models.gan_mlp import MLPGenerator
 from jaxgen.models.layers import Maxout
 from jaxgen.models.lenet import LeNet
 from jaxgen.models.lenet import LeNetConfig
+from jaxgen.models.patchgan import PatchDiscriminator
+from jaxgen.models.patchgan import receptive_field
+from jaxgen.models.pix2pix import Pix2PixConfig
+from jaxgen.models.pix2pix import Pix2PixDiscriminator
+from jaxgen.models.pix2pix import UNetGenerator
 from jaxgen.models.toy_gan import ToyDiscriminator
 from jaxgen.models.toy_gan import ToyGANConfig
 from jaxgen.models.toy_gan import ToyGenerator
@@ -43,6 +55,7 @@ __all__ = [
     "ConditionalGenerator",
     "ConvVAE",
     "ConvVAEConfig",
+    "CycleGANConfig",
     "DCGANConfig",
     "DCGANDiscriminator",
     "DCGANGenerator",
@@ -56,14 +69,20 @@ __all__ = [
     "Maxout",
     "MaxoutDiscriminator",
     "ModelSpec",
+    "PatchDiscriminator",
+    "Pix2PixConfig",
+    "Pix2PixDiscriminator",
+    "ResnetGenerator",
     "ToyDiscriminator",
     "ToyGANConfig",
     "ToyGenerator",
+    "UNetGenerator",
     "VAEConfig",
     "build_models",
     "get_model_spec",
     "hparams_from_config",
     "model_hparams",
     "model_names",
+    "receptive_field",
     "register_model",
 ]

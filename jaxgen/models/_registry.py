@@ -2,7 +2,9 @@
 
 Experiments build their networks through :func:`build_models`; the sampling
 command (``python -m jaxgen.sample``) does the same from the config saved with a
-checkpoint, without the dataset or the training code.
+checkpoint, without the dataset or the training code. Image-to-image families
+("pix2pix", "cyclegan") register no ``sample`` but a ``translate``, which maps
+images of one domain to the other.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from flax import nnx
 BuildFn = Callable[[Any, nnx.Rngs], dict[str, nnx.Module]]
 # sample(models, key, num, config) -> numpy array (num, ...): images in [0, 1] (N, H, W, C) or points (N, d)
 SampleFn = Callable[[dict[str, nnx.Module], jax.Array, int, Any], np.ndarray]
+# translate(models, images, config, *, direction="AtoB", train_mode=False, key=None) -> numpy array:
+# images (N, H, W, C) in [0, 1] of one domain to (N, H, W, C') in [0, 1] of the other
+TranslateFn = Callable[..., np.ndarray]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +35,8 @@ class ModelSpec:
   # The frozen dataclass of the family's hyperparameters, read from config.model by
   # hparams_from_config, so a config can be checked without building the networks.
   hparams: type | None = None
+  # Image-to-image families: the trained mapping between domains (TranslateFn), else None.
+  translate: TranslateFn | None = None
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -41,16 +48,20 @@ def register_model(
     sample: SampleFn | None = None,
     *,
     hparams: type | None = None,
+    translate: TranslateFn | None = None,
 ):
   """Registers a model family under ``name`` (the ``config.model.name`` of experiments).
 
   ``hparams`` is the family's frozen hyperparameter dataclass, the one its
   ``build`` reads with :func:`hparams_from_config`; given, :func:`model_hparams`
-  checks a config's model section without building anything.
+  checks a config's model section without building anything. ``translate``
+  is an image-to-image family's ``translate(models, images, config, *,
+  direction="AtoB", train_mode=False, key=None)``: images (N, H, W, C) in
+  [0, 1] of one domain to the other's, in [0, 1].
   """
   if name in _REGISTRY and _REGISTRY[name].build is not build:
     raise ValueError(f"model name '{name}' is already registered")
-  _REGISTRY[name] = ModelSpec(name, build, sample, hparams)
+  _REGISTRY[name] = ModelSpec(name, build, sample, hparams, translate)
   return _REGISTRY[name]
 
 
