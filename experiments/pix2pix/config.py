@@ -9,12 +9,13 @@ Run (from the repository root):
   python -m experiments.pix2pix.main --workdir=/tmp/pix2pix_mnist \
       --config=experiments/pix2pix/config.py:mnist --data_dir=DATA_DIR
 
-  # one task, fewer runs
-  ... --config.data.tasks=completion, --config.train.discriminators=pixel,
+  # both tasks on the digits; fewer runs
+  ... --config.data.tasks=completion,edges --config.train.discriminators=pixel,
 
 Tasks (``data.tasks``): ``completion`` (the bottom half masked out -> the whole
-digit: ambiguous, so L1 alone averages the possible completions) and
-``edges`` (the morphological gradient -> the digit). Runs per task:
+digit: ambiguous, so L1 alone averages the possible completions; the digits
+default runs this one) and ``edges`` (the morphological gradient -> the digit;
+the MNIST presets run both). Runs per task:
 ``l1``, ``gan``, ``cgan``, ``l1_gan``, ``l1_cgan`` with ``model.discriminator``
 (Table 1), then ``l1_cgan`` with each of ``train.discriminators`` (Table 2).
 
@@ -35,10 +36,10 @@ import ml_collections
 from jaxgen import experiment
 
 _PRESETS = {
-    # name: (dataset, side, features, dropout blocks, num_steps, test images)
-    "digits": ("digits", 16, 16, 1, 600, None),
-    "mnist": ("mnist", 32, 32, 2, 2000, 10_000),
-    "fashion_mnist": ("fashion_mnist", 32, 32, 2, 2000, 10_000),
+    # name: (dataset, side, features, dropout blocks, num_steps, test images, tasks)
+    "digits": ("digits", 16, 16, 1, 600, None, ("completion",)),
+    "mnist": ("mnist", 32, 32, 2, 2000, 10_000, ("completion", "edges")),
+    "fashion_mnist": ("fashion_mnist", 32, 32, 2, 2000, 10_000, ("completion", "edges")),
 }
 
 
@@ -47,9 +48,9 @@ def get_config(preset: str = "digits") -> ml_collections.ConfigDict:
   preset = preset or "digits"
   if preset not in _PRESETS:
     raise ValueError(f"unknown preset {preset!r}: use one of {', '.join(_PRESETS)} (--config=...config.py:mnist)")
-  dataset, side, features, dropout_blocks, num_steps, num_test = _PRESETS[preset]
+  dataset, side, features, dropout_blocks, num_steps, num_test, tasks = _PRESETS[preset]
   config = experiment.base_config(model="pix2pix", dataset=dataset)
-  config.data.tasks = ("completion", "edges")
+  config.data.tasks = tasks
   config.data.num_train = ml_collections.config_dict.placeholder(int)  # None: the whole training split
 
   config.model.image_shape = (side, side, 1)

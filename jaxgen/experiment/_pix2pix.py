@@ -103,12 +103,17 @@ def _run_config(config, name: str, task: str):
   return c
 
 
+def _small_margin(small: int, large: int) -> bool:
+  """A side change by an even margin of at most a quarter: padding (MNIST 28 <-> 32), not resizing (8 <-> 16)."""
+  return small < large <= small + small // 4 and (large - small) % 2 == 0
+
+
 def prepare_images(images: np.ndarray, side: int) -> np.ndarray:
-  """Digits to the experiment's square side: zero-padded when larger by an even margin (MNIST 28 -> 32), resized otherwise."""
+  """Digits to the experiment's square side: zero-padded by a small margin (MNIST 28 -> 32), resized otherwise."""
   h = images.shape[1]
-  if side >= h and (side - h) % 2 == 0:
-    return data.pad_to(images, side)
-  return data.resize(images, side)
+  if h == side:
+    return images
+  return data.pad_to(images, side) if _small_margin(h, side) else data.resize(images, side)
 
 
 def to_classifier_input(images: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -116,7 +121,7 @@ def to_classifier_input(images: np.ndarray, shape: tuple[int, ...]) -> np.ndarra
   side, h = shape[0], images.shape[1]
   if h == side:
     return images
-  if h > side and (h - side) % 2 == 0 and side >= 16:
+  if _small_margin(side, h):
     m = (h - side) // 2
     return images[:, m:m + side, m:m + side]
   return data.resize(images, side)
