@@ -77,8 +77,10 @@ def get_config(preset: str = "digits") -> ml_collections.ConfigDict:
   config.train.b2 = 0.999
   config.train.schedule = "linear_decay"
   config.train.decay_fraction = 0.5
-  config.train.unroll_steps = side > 16
-  config.train.steps_per_call = 4 if side > 16 else 25
+  # XLA's CPU backend runs convolutions several times slower inside a loop (measured: 1.6 s per step rolled
+  # against 0.2 s unrolled at 16x16): the steps of a dispatch are unrolled, few, to bound the compile time.
+  config.train.unroll_steps = True
+  config.train.steps_per_call = 2
   config.train.checkpoint_every = 1000
 
   config.eval.num_test = num_test  # test images translated (None: all)
