@@ -47,6 +47,9 @@ def _embed_samples(nets, config, feature_net, *, num: int, key: jax.Array, batch
   """Features and class log-probabilities of ``num`` samples (of ``labels``), and the first ``keep`` samples."""
   spec = models.get_model_spec(config.model.name)
   if spec.sample is None:
+    if spec.translate is not None:
+      raise EvaluateError(f"model '{spec.name}' translates images rather than sampling them: use python -m jaxgen.translate "
+                  "--workdir RUN --input FOLDER --out DIR (its experiment measures the translations)")
     raise EvaluateError(f"model '{spec.name}' registered no sample function: it cannot be evaluated")
   features, log_probs, kept = [], [], []
   for i in range(math.ceil(num / batch_size)):

@@ -59,6 +59,9 @@ def draw_samples(
     raise ValueError(f"--batch_size must be >= 1, got {batch_size}")
   spec = models_lib.get_model_spec(config.model.name)
   if spec.sample is None:
+    if spec.translate is not None:
+      raise SampleError(f"model '{spec.name}' translates images rather than sampling them: use python -m jaxgen.translate "
+                  "--workdir RUN --input FOLDER --out DIR (its experiment measures the translations)")
     raise SampleError(f"model '{spec.name}' registered no sample function: it cannot be sampled from")
   keep = num if keep is None else min(keep, num)
   kept = []

@@ -8,7 +8,7 @@ from PIL import Image
 
 from experiments.cyclegan import config as cyclegan_config
 from experiments.pix2pix import config as pix2pix_config
-from jaxgen import experiment, translate
+from jaxgen import experiment, sample, translate
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +88,9 @@ def test_translate_cli_reads_a_folder_and_an_array(pix2pix_run, tmp_path, capsys
   assert translate.main(["--workdir", run, "--input", str(arrays), "--out", str(out), "--direction", "BtoA"]) == 2
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 3 and all(line.startswith("jaxgen.translate: ") for line in err)
+  # Sampling a translation run points to the translate command.
+  assert sample.main(["--workdir", run]) == 2
+  assert "python -m jaxgen.translate" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
