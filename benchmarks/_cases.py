@@ -10,6 +10,14 @@ benchmark then needs no download.
 The conditional GANs (``cgan_projection``, ``cgan_ac``) have no PyTorch peer
 (:data:`TORCH_PEERS` lists the cases that do): their rows time jaxgen alone.
 
+The translation models train on image pairs: Pix2pix on one stream of aligned
+pairs ``{"pair": {"a": inputs, "b": targets}}``, CycleGAN on two unpaired
+streams ``"a"`` and ``"b"`` and an auxiliary state (its two 50-image pools of
+fakes). The harness gathers one stream per step, so :func:`build_jax` hands it
+CycleGAN's two as one stream ``"ab"`` of ``{"a", "b"}`` and unpacks it for the
+objective: both domains' batches are still gathered every step (at the same
+indices: the synthetic domains are independent draws, so that pairs nothing).
+
 A model whose module has not landed in ``jaxgen.models`` yet is skipped with
 the import error as the reason.
 """
@@ -59,16 +67,38 @@ HPARAMS: dict[str, dict[str, Any]] = {
         )
         for head in ("projection", "ac")
     },
+    # Pix2pix, experiments/pix2pix's "mnist" preset (its batch 64): 32x32x1 -> 32x32x1, U-Net of 5 levels
+    # 32-64-128-256-256 down to 1x1 with skips, BatchNorm (none in the innermost block), dropout 0.5 in the
+    # 2 decoder blocks above the innermost; conditional PatchGAN "patch16" on (input, output), features 32;
+    # non-saturating cGAN loss + 100 L1, D's loss halved.
+    "pix2pix": dict(
+        image_shape=(32, 32, 1), input_channels=1, features=32, discriminator_features=32, num_downs=5,
+        discriminator="patch16", conditional_discriminator=True, norm="batch", dropout_rate=0.5, num_dropout_blocks=2,
+        batch_norm_momentum=0.9, loss="non_saturating", l1_weight=100.0, lr=2e-4, b1=0.5, b2=0.999,
+    ),
+    # CycleGAN at experiments/cyclegan's "mnist_oracle" sizes (its batch 16): 28x28x1 <-> 28x28x1, two ResNet
+    # generators (features 32, 2 downsamplings, 6 blocks, InstanceNorm, reflection padding), two PatchGAN
+    # discriminators (features 32), LSGAN, cycle 10, 50-image pools. Unlike the preset (identity 0 on its
+    # oracle pair, "patch34" below side 32), the reference's defaults: identity 0.5, so the step runs the two
+    # identity passes too, and its 70x70 PatchGAN (3 stride-2 layers, 1x1 logits at 28).
+    "cyclegan": dict(
+        image_shape=(28, 28, 1), features=32, discriminator_features=32, num_blocks=6, num_downsamplings=2,
+        discriminator="patch70", norm="instance", loss="least_squares", cycle_weight=10.0, identity=0.5,
+        pool_size=50, lr=2e-4, b1=0.5, b2=0.999,
+    ),
 }
 
 MODEL_NAMES = tuple(HPARAMS)
 
 # The cases with a PyTorch peer in benchmarks/peers/torch_models.py; the others are timed in jaxgen only.
-TORCH_PEERS = ("ae", "vae", "conv_vae", "gan_mlp", "dcgan", "toy_gan")
+TORCH_PEERS = ("ae", "vae", "conv_vae", "gan_mlp", "dcgan", "toy_gan", "pix2pix", "cyclegan")
 
 # Convolutional models: XLA's CPU backend runs convolutions several times slower
 # inside a loop body, so their K steps are unrolled (few, to bound compile time).
-UNROLLED = {"conv_vae": 4, "dcgan": 2, "cgan_projection": 2, "cgan_ac": 2}
+UNROLLED = {"conv_vae": 4, "dcgan": 2, "cgan_projection": 2, "cgan_ac": 2, "pix2pix": 2, "cyclegan": 2}
+
+# The image-translation cases: their streams and networks come from the models' own builders.
+TRANSLATION = ("pix2pix", "cyclegan")
 
 
 @dataclasses.dataclass
@@ -97,9 +127,16 @@ def synthetic_data(name: str, num: int, seed: int = 0) -> dict[str, Any]:
   A conditional GAN's stream is ``{"x": images (num, H, W, C) in [-1, 1], "y":
   int32 labels (num,)}``, uniform over the classes; the train step gathers both
   at the same indices, so each image keeps its label.
+
+  Pix2pix's stream is ``{"pair": {"a": inputs, "b": targets}}`` (aligned
+  pairs), CycleGAN's two streams ``{"a": domain A, "b": domain B}``: images in
+  [-1, 1].
   """
   hp = HPARAMS[name]
   rng = np.random.default_rng(seed)
+  if name in TRANSLATION:
+    a, b = (2.0 * rng.uniform(size=(num, *hp["image_shape"])).astype(np.float32) - 1.0 for _ in range(2))
+    return {"pair": {"a": a, "b": b}} if name == "pix2pix" else {"a": a, "b": b}
   if name == "toy_gan":
     # The ring of 8 Gaussians (std 0.01) of the PacGAN experiments.
     angles = 2 * np.pi * rng.integers(0, 8, num) / 8
@@ -169,6 +206,16 @@ def build_modules(name: str, rngs: nnx.Rngs, compute_dtype: str = "float32") -> 
     fields = {f.name for f in dataclasses.fields(CGANConfig)}
     cfg = CGANConfig(**{k: v for k, v in hp.items() if k in fields}, compute_dtype=dt)
     return {"generator": ConditionalGenerator(cfg, rngs=rngs), "discriminator": ConditionalDiscriminator(cfg, rngs=rngs)}
+  if name in TRANSLATION:
+    import importlib
+    import types
+
+    module = importlib.import_module(f"jaxgen.models.{name}")
+    cls = module.Pix2PixConfig if name == "pix2pix" else module.CycleGANConfig
+    fields = {f.name for f in dataclasses.fields(cls)}
+    # The family's own builder (pix2pix: generator, discriminator; cyclegan: g_ab, g_ba, d_a, d_b).
+    model = {k: v for k, v in hp.items() if k in fields} | {"compute_dtype": dt}
+    return module.build(types.SimpleNamespace(model=model), rngs)
   raise ValueError(f"unknown model '{name}'; known: {', '.join(MODEL_NAMES)}")
 
 
@@ -184,6 +231,14 @@ def _updates(name: str):
 
     return [train.Update("vae", negative_elbo_objective())]
   hp = HPARAMS[name]
+  if name == "pix2pix":
+    from jaxgen.objectives import pix2pix_updates
+
+    return pix2pix_updates(loss=hp["loss"], l1_weight=hp["l1_weight"])
+  if name == "cyclegan":
+    from jaxgen.objectives import cyclegan_updates
+
+    return cyclegan_updates(loss=hp["loss"], cycle_weight=hp["cycle_weight"], identity=hp["identity"])
   if "num_classes" in hp:
     # The conditional GANs: hinge loss, labels of generated images uniform over the classes.
     return train.gan_updates(loss="hinge", k=1, latent_dim=hp["latent_dim"], num_classes=hp["num_classes"])
@@ -198,12 +253,31 @@ def build_jax(name: str, batch_size: int, num_examples: int, compute_dtype: str 
   hp = HPARAMS[name]
   models = build_modules(name, nnx.Rngs(0), compute_dtype)
   optimizers = {network: optax.adam(hp["lr"], b1=hp["b1"], b2=hp["b2"]) for network in models}
-  graphdefs, state = train.init_train_state(models, optimizers, jax.random.key(0))
+  aux = None
+  if name == "cyclegan":
+    from jaxgen.objectives import cyclegan_aux_init
+
+    # The two pools of fakes and the fakes the generators' update hands to the discriminators' update.
+    aux = cyclegan_aux_init(hp["pool_size"], hp["image_shape"], hp["image_shape"], batch_size)
+  graphdefs, state = train.init_train_state(models, optimizers, jax.random.key(0), aux=aux)
   step = train.make_train_step(graphdefs, optimizers, _updates(name))
+  data = synthetic_data(name, num_examples)
+  if len(data) > 1:
+    # The harness gathers one stream: the streams travel as one and are unpacked for the objectives.
+    step, data = _as_one_stream(step, "".join(data)), {"".join(data): data}
   # jaxgen's compiler options, as its experiments pass them (the VAE family: XLA's own dots).
   options = train.compiler_options(ynnpack_dots=name not in ("ae", "vae", "conv_vae"))
-  return JaxSetup(step, state, synthetic_data(name, num_examples), batch_size,
+  return JaxSetup(step, state, data, batch_size,
                   unroll=name in UNROLLED, max_k=UNROLLED.get(name), compiler_options=options)
+
+
+def _as_one_stream(step: Callable, stream: str) -> Callable:
+  """``step`` on batches ``{stream: {name: batch, ...}}``: the inner dict is the multi-stream batch it takes."""
+
+  def one_stream_step(state, batch):
+    return step(state, batch[stream])
+
+  return one_stream_step
 
 
 def num_parameters(params) -> int:

@@ -39,7 +39,8 @@ import platform
 import sys
 import time
 
-MODEL_NAMES = ("ae", "vae", "conv_vae", "gan_mlp", "dcgan", "toy_gan", "cgan_projection", "cgan_ac")
+MODEL_NAMES = ("ae", "vae", "conv_vae", "gan_mlp", "dcgan", "toy_gan", "cgan_projection", "cgan_ac", "pix2pix",
+               "cyclegan")
 # jaxgen.models._precision.COMPUTE_DTYPES, spelled out so that parsing flags does not start JAX.
 COMPUTE_DTYPES = ("float32", "bfloat16")
 

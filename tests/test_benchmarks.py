@@ -8,6 +8,7 @@ from flax import nnx
 from benchmarks import _cases, step
 
 CONDITIONAL = ("cgan_projection", "cgan_ac")  # the cases without a PyTorch peer
+TRANSLATION = ("pix2pix", "cyclegan")  # image-to-image: a paired stream, or two streams and an aux state
 
 
 @pytest.fixture
@@ -64,6 +65,9 @@ def test_model_lists_agree():
   assert set(_cases.TORCH_PEERS) < set(_cases.MODEL_NAMES)
   assert step.parse_args([]).models == list(step.MODEL_NAMES)  # the default runs every case
   assert step.parse_args(["--models", "cgan_projection,cgan_ac"]).models == list(CONDITIONAL)
+  assert step.parse_args(["--models", "pix2pix,cyclegan"]).models == list(TRANSLATION)
+  assert set(TRANSLATION) <= set(_cases.TORCH_PEERS)  # both have a PyTorch peer
+  assert all(_cases.UNROLLED[name] == 2 for name in TRANSLATION)  # convolutional: unrolled like dcgan
 
 
 def test_bad_arguments_are_rejected():
@@ -201,3 +205,99 @@ def test_quick_run_times_the_conditional_gans_without_peers(tiny_cgans, capsys):
   for name in CONDITIONAL:
     line, = (l for l in table.splitlines() if l.lstrip().startswith(name + " "))
     assert line.split()[-4:] == ["-", "-", "-", "-"]  # torch eager, torch comp, x eager, x comp
+
+
+@pytest.fixture
+def tiny_translation(monkeypatch):
+  # 8x8 images, 4 features, the fewest levels and blocks: the cases' code paths at a fraction of the compile
+  # time (the PyTorch peers read the same sizes). "patch16": the 70x70 PatchGAN needs a side of 24.
+  monkeypatch.setitem(_cases.HPARAMS, "pix2pix", dict(
+      _cases.HPARAMS["pix2pix"], image_shape=(8, 8, 1), features=4, discriminator_features=4, num_downs=3,
+      num_dropout_blocks=1))
+  monkeypatch.setitem(_cases.HPARAMS, "cyclegan", dict(
+      _cases.HPARAMS["cyclegan"], image_shape=(8, 8, 1), features=4, discriminator_features=4, num_blocks=1,
+      discriminator="patch16", pool_size=6))
+
+
+def test_translation_streams_are_shaped_like_the_objectives_want():
+  pix = _cases.synthetic_data("pix2pix", 8)
+  assert set(pix) == {"pair"} and set(pix["pair"]) == {"a", "b"}  # aligned pairs: one stream
+  cyc = _cases.synthetic_data("cyclegan", 8)
+  assert set(cyc) == {"a", "b"}  # unpaired: two streams
+  for images in (*pix["pair"].values(), *cyc.values()):
+    assert images.dtype.name == "float32" and -1.0 <= images.min() and images.max() <= 1.0
+  assert pix["pair"]["a"].shape == (8, 32, 32, 1) and cyc["a"].shape == (8, 28, 28, 1)
+
+
+@pytest.mark.parametrize("name", TRANSLATION)
+def test_translation_case_builds_and_one_jitted_step_is_finite(tiny_translation, name):
+  import jax
+  import numpy as np
+
+  setup = _cases.build_jax(name, batch_size=4, num_examples=16)
+  assert setup.unroll and setup.max_k == 2
+  networks = {"pix2pix": {"generator", "discriminator"}, "cyclegan": {"g_ab", "g_ba", "d_a", "d_b"}}[name]
+  assert set(setup.state.params) == networks
+  # The harness gathers one stream: CycleGAN's "a" and "b" travel as one and are unpacked for the objective.
+  (stream, data), = setup.data.items()
+  assert stream == {"pix2pix": "pair", "cyclegan": "ab"}[name] and set(data) == {"a", "b"}
+  batch = {stream: jax.tree.map(lambda a: a[np.arange(4)], data)}
+  state, metrics = jax.jit(setup.step)(setup.state, batch)
+  assert int(state.step) == 1
+  if name == "pix2pix":
+    assert {"d_loss", "g_loss", "g_gan", "l1"} <= set(metrics)
+  else:
+    assert {"g_loss", "cycle_a", "cycle_b", "identity_a", "identity_b", "d_loss"} <= set(metrics)  # identity on
+    for pool in ("pool_a", "pool_b"):  # the step's 4 fakes went into the 6-image pools
+      assert int(state.aux[pool]["count"]) == 4
+      assert np.abs(np.asarray(state.aux[pool]["images"][:4])).max() > 0
+  for key, value in metrics.items():
+    assert np.all(np.isfinite(np.asarray(value))), key
+
+
+@pytest.mark.parametrize("name", TRANSLATION)
+def test_quick_run_times_a_translation_model_with_its_peer(tiny_translation, name):
+  peers = "eager" if _torch_available() else "none"
+  # One PyTorch thread: on a CPU shared with other jobs, more threads than free cores slow it many times.
+  result = step.main(["--models", name, "--batch_sizes", "4", "--quick", "--peers", peers, "--torch_threads", "1"])
+  row, = result["results"]
+  assert row["model"] == name and row["flops_per_step"] > 0
+  models = nnx.eval_shape(lambda: _cases.build_modules(name, nnx.Rngs(0)))
+  assert row["num_parameters"] == _cases.num_parameters(nnx.state(models, nnx.Param))
+  expected = {"jaxgen_scan", "jaxgen_step"} | ({"torch_eager"} if peers == "eager" else set())
+  assert set(row["contenders"]) == expected
+  if peers == "eager":
+    assert row["ratio_torch_eager"] > 0
+
+
+@pytest.mark.skipif("not _torch_available()")
+def test_torch_image_pool_matches_the_reference_image_by_image_loop():
+  import torch
+
+  from benchmarks.peers import torch_models
+
+  def reference(stored, count, size, images, u, slot):
+    # pytorch-CycleGAN-and-pix2pix util/image_pool.py, image by image, with the given draws.
+    stored, out = stored.clone(), []
+    for i, image in enumerate(images):
+      if count < size:
+        stored[count], count = image, count + 1
+        out.append(image)
+      elif u[i] > 0.5:
+        out.append(stored[slot[i]].clone())
+        stored[slot[i]] = image
+      else:
+        out.append(image)
+    return torch.stack(out), stored, count
+
+  gen = torch.Generator().manual_seed(0)
+  # Pools filled across batches, within a batch, and batches larger than the pool (slots drawn twice).
+  for size, n in [(5, 3), (4, 8), (3, 16)]:
+    pool = torch_models.ImagePool(size, (1, 2, 2))
+    stored, count = torch.zeros(size, 1, 2, 2), 0
+    for _ in range(5):
+      images = torch.randn(n, 1, 2, 2, generator=gen)
+      u, slot = torch.rand(n, generator=gen), torch.randint(0, size, (n,), generator=gen)
+      want, stored, count = reference(stored, count, size, images, u, slot)
+      assert torch.equal(pool.query(images, (u, slot)), want)
+      assert torch.equal(pool.images, stored) and int(pool.count) == count

@@ -13,10 +13,21 @@ function in ``torch.compile`` (the optimizer step included). For jaxgen's
 ``compute_dtype="bfloat16"`` the peer runs its step under
 ``torch.autocast(dtype=torch.bfloat16)``, PyTorch's own mixed precision
 (float32 parameters, matmuls and convolutions in bfloat16).
+
+The translation peers (``pix2pix``, ``cyclegan``) are written as
+junyanz/pytorch-CycleGAN-and-pix2pix writes its networks (``models/networks.py``:
+UnetGenerator of nested skip blocks, ResnetGenerator, NLayerDiscriminator,
+PixelDiscriminator) and its ``optimize_parameters`` (``pix2pix_model.py``,
+``cycle_gan_model.py``), with the layers of jaxgen's models (the dropout blocks
+and the skip inputs of jaxgen's U-Net; the reference's in-place LeakyReLU,
+which also rectifies the skip copy, is not reproduced). The CycleGAN pool is
+the reference's ``util/image_pool.py`` rule on a tensor buffer, the batch
+processed at once with the same outcome as its image-by-image loop.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 
@@ -213,6 +224,249 @@ class ToyDiscriminator(nn.Module):
     return self.out(x)[:, 0]
 
 
+# ---- image translation: Pix2pix and CycleGAN ------------------------------------------------------------
+
+
+def _norm_layer(kind: str, channels: int) -> nn.Module:
+  """The reference's get_norm_layer: BatchNorm2d (affine), InstanceNorm2d (affine=False, no running stats), none."""
+  if kind == "batch":
+    return nn.BatchNorm2d(channels, momentum=0.1)  # flax momentum 0.9
+  if kind == "instance":
+    return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
+  return nn.Identity()
+
+
+class UnetSkipBlock(nn.Module):
+  """One U-Net level: x -> cat(x, up(inner(down(x)))), or up(inner(down(x))) for the outermost level.
+
+  down = [LeakyReLU(0.2) unless outermost], conv k4 s2 p1, [norm unless outermost or innermost];
+  up = ReLU, transposed conv k4 s2 p1 (from inner_nc, or 2 * inner_nc with a submodule), then tanh
+  (outermost, which keeps its bias) or norm, then dropout on the levels that have it.
+  """
+
+  def __init__(self, outer_nc: int, inner_nc: int, input_nc: int, submodule: nn.Module | None, *,
+               outermost: bool, norm: str, dropout: float):
+    super().__init__()
+    self.outermost = outermost
+    innermost = submodule is None
+    use_bias = norm != "batch"  # the reference's rule: a conv before BatchNorm has no bias
+    down: list[nn.Module] = [] if outermost else [nn.LeakyReLU(0.2)]
+    down.append(nn.Conv2d(input_nc, inner_nc, 4, 2, 1, bias=use_bias))
+    if not (outermost or innermost):
+      down.append(_norm_layer(norm, inner_nc))
+    up: list[nn.Module] = [nn.ReLU(), nn.ConvTranspose2d(inner_nc if innermost else 2 * inner_nc, outer_nc, 4, 2, 1,
+                                                         bias=use_bias or outermost)]
+    up.append(nn.Tanh() if outermost else _norm_layer(norm, outer_nc))
+    if dropout > 0:
+      up.append(nn.Dropout(dropout))
+    self.model = nn.Sequential(*down, *([submodule] if submodule is not None else []), *up)
+
+  def forward(self, x):
+    return self.model(x) if self.outermost else torch.cat([x, self.model(x)], 1)
+
+
+class UnetGenerator(nn.Module):
+  """jaxgen's UNetGenerator: num_downs levels of C_i = ngf * min(2**i, 8), built innermost first."""
+
+  def __init__(self, hp):
+    super().__init__()
+    n, f = hp["num_downs"], hp["features"]
+    channels = [f * min(2**i, 8) for i in range(n)]
+    dropout_levels = range(n - 1 - hp["num_dropout_blocks"], n - 1)
+    block = None
+    for i in reversed(range(n)):
+      outer = hp["image_shape"][-1] if i == 0 else channels[i - 1]
+      block = UnetSkipBlock(outer, channels[i], hp["input_channels"] if i == 0 else outer, block, outermost=i == 0,
+                            norm=hp["norm"], dropout=hp["dropout_rate"] if i in dropout_levels else 0.0)
+    self.model = block
+
+  def forward(self, x):
+    return self.model(x)
+
+
+def _patch_discriminator(in_nc: int, ndf: int, kind: str, norm: str) -> nn.Module:
+  """The reference's NLayerDiscriminator ("patchN": n_layers 1..5) or PixelDiscriminator ("pixel"), logits."""
+  use_bias = norm != "batch"
+  if kind == "pixel":
+    return nn.Sequential(
+        nn.Conv2d(in_nc, ndf, 1, 1, 0), nn.LeakyReLU(0.2),
+        nn.Conv2d(ndf, 2 * ndf, 1, 1, 0, bias=use_bias), _norm_layer(norm, 2 * ndf), nn.LeakyReLU(0.2),
+        nn.Conv2d(2 * ndf, 1, 1, 1, 0, bias=use_bias),
+    )
+  n_layers = {"patch16": 1, "patch34": 2, "patch70": 3, "patch142": 4, "patch286": 5}[kind]
+  layers: list[nn.Module] = [nn.Conv2d(in_nc, ndf, 4, 2, 1), nn.LeakyReLU(0.2)]
+  mult = 1
+  for m in range(1, n_layers):
+    prev, mult = mult, min(2**m, 8)
+    layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, 2, 1, bias=use_bias), _norm_layer(norm, ndf * mult),
+               nn.LeakyReLU(0.2)]
+  prev, mult = mult, min(2**n_layers, 8)
+  layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, 1, 1, bias=use_bias), _norm_layer(norm, ndf * mult),
+             nn.LeakyReLU(0.2), nn.Conv2d(ndf * mult, 1, 4, 1, 1)]
+  return nn.Sequential(*layers)
+
+
+class Pix2PixDiscriminator(nn.Module):
+  """The PatchGAN on cat(input, output) (conditional) or on the output alone."""
+
+  def __init__(self, hp):
+    super().__init__()
+    self.conditional = hp["conditional_discriminator"]
+    in_nc = hp["image_shape"][-1] + (hp["input_channels"] if self.conditional else 0)
+    self.net = _patch_discriminator(in_nc, hp["discriminator_features"], hp["discriminator"], hp["norm"])
+
+  def forward(self, a, b):
+    return self.net(torch.cat([a, b], 1) if self.conditional else b)
+
+
+class ResnetBlock(nn.Module):
+  """x + [reflect pad 1, conv 3x3, norm, ReLU, reflect pad 1, conv 3x3, norm](x), no dropout."""
+
+  def __init__(self, dim: int, norm: str):
+    super().__init__()
+    use_bias = norm != "batch"
+    self.conv_block = nn.Sequential(
+        nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=use_bias), _norm_layer(norm, dim), nn.ReLU(),
+        nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=use_bias), _norm_layer(norm, dim),
+    )
+
+  def forward(self, x):
+    return x + self.conv_block(x)
+
+
+class ResnetGenerator(nn.Module):
+  """The reference's ResnetGenerator (Johnson et al.): reflect-padded 7x7 stem, stride-2 downs, blocks, ups, 7x7 head."""
+
+  def __init__(self, hp, input_nc: int, output_nc: int):
+    super().__init__()
+    f, norm, d = hp["features"], hp["norm"], hp["num_downsamplings"]
+    use_bias = norm != "batch"
+    layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, f, 7, bias=use_bias), _norm_layer(norm, f),
+                               nn.ReLU()]
+    for i in range(d):
+      layers += [nn.Conv2d(f * 2**i, f * 2 ** (i + 1), 3, 2, 1, bias=use_bias), _norm_layer(norm, f * 2 ** (i + 1)),
+                 nn.ReLU()]
+    layers += [ResnetBlock(f * 2**d, norm) for _ in range(hp["num_blocks"])]
+    for i in range(d, 0, -1):
+      layers += [nn.ConvTranspose2d(f * 2**i, f * 2 ** (i - 1), 3, 2, 1, output_padding=1, bias=use_bias),
+                 _norm_layer(norm, f * 2 ** (i - 1)), nn.ReLU()]
+    layers += [nn.ReflectionPad2d(3), nn.Conv2d(f, output_nc, 7), nn.Tanh()]
+    self.model = nn.Sequential(*layers)
+
+  def forward(self, x):
+    return self.model(x)
+
+
+class ImagePool:
+  """The reference's ImagePool on a tensor buffer (no host round trip, so ``torch.compile`` traces it).
+
+  Image by image, in order: while the pool is not full, the image is stored and returned; once it is
+  full, with probability 1/2 a uniformly chosen stored image is returned and the new one takes its
+  slot, otherwise the new image is returned. The batch is done at once with that outcome: the fill
+  writes first; a swapping image returns its slot as the previous swapping image of the same slot
+  (or the fill) left it, and each slot keeps the last image swapped into it.
+  """
+
+  def __init__(self, size: int, shape: tuple[int, ...], device=None):
+    self.size = size
+    self.images = torch.zeros((size, *shape), device=device)
+    self.count = torch.zeros((), dtype=torch.long, device=device)
+
+  def query(self, images: torch.Tensor, draws: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """``draws``: the uniform numbers and slots of the images (default: fresh ones), for tests."""
+    images = images.detach()
+    n, size, dev = images.shape[0], self.size, images.device
+    u, slot = draws if draws is not None else (torch.rand(n, device=dev), torch.randint(0, size, (n,), device=dev))
+    order = torch.arange(n, device=dev)
+    fills = order < (size - self.count)  # the images that go into a free slot (the pool is not full yet)
+    # Fill: slot count + i takes image i.
+    src = torch.arange(size, device=dev) - self.count
+    filled = (src >= 0) & (src < n)
+    stored = torch.where(filled.view(-1, *[1] * (images.dim() - 1)), images[src.clamp(0, n - 1)], self.images)
+    swap = ~fills & (u > 0.5)
+    # The latest earlier image swapped into the same slot, if any: image i then gets it back.
+    same = swap[None, :] & (slot[None, :] == slot[:, None])  # (i, j): j swaps into i's slot
+    before = same & (order[None, :] < order[:, None])
+    prev = torch.where(before, order[None, :], -1).amax(1)
+    got = torch.where((prev >= 0).view(-1, *[1] * (images.dim() - 1)), images[prev.clamp(min=0)], stored[slot])
+    out = torch.where(swap.view(-1, *[1] * (images.dim() - 1)), got, images)
+    # Each slot keeps the last image swapped into it.
+    writes = swap[None, :] & (slot[None, :] == torch.arange(size, device=dev)[:, None])  # (slot, image)
+    last = torch.where(writes, order[None, :], -1).amax(1)
+    self.images.copy_(torch.where((last >= 0).view(-1, *[1] * (images.dim() - 1)), images[last.clamp(min=0)], stored))
+    self.count.copy_(torch.clamp(self.count + n, max=size))
+    return out
+
+
+def _pix2pix_step(generator, discriminator, hp):
+  """The reference's Pix2PixModel.optimize_parameters: G(a) once, D update, then G update (BCE on logits + L1)."""
+  d_opt, g_opt = _adam(discriminator.parameters(), hp), _adam(generator.parameters(), hp)
+  g_params = list(generator.parameters())
+  l1_weight = hp["l1_weight"]
+
+  def bce(logits, real: bool):
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, 1.0 if real else 0.0))
+
+  def step(a, b):
+    fake = generator(a)
+    d_opt.zero_grad(set_to_none=True)
+    d_loss = 0.5 * (bce(discriminator(a, fake.detach()), False) + bce(discriminator(a, b), True))
+    d_loss.backward()
+    d_opt.step()
+    g_opt.zero_grad(set_to_none=True)
+    g_loss = bce(discriminator(a, fake), True) + l1_weight * F.l1_loss(fake, b)
+    # G's gradients only (the reference sets D's requires_grad to False for this update).
+    for p, g in zip(g_params, torch.autograd.grad(g_loss, g_params)):
+      p.grad = g
+    g_opt.step()
+    return d_loss.detach() + g_loss.detach()
+
+  return step
+
+
+def _cyclegan_step(g_ab, g_ba, d_a, d_b, hp, device):
+  """The reference's CycleGANModel.optimize_parameters: forward, both G's jointly, then both D's with the pools.
+
+  One Adam for both generators and one for both discriminators (``itertools.chain``), LSGAN (MSE against 1
+  and 0), L1 cycle and identity losses. jaxgen's names: g_ab = the reference's G_A, g_ba = G_B, d_b (judges
+  B images) = D_A, d_a = D_B.
+  """
+  g_params = list(itertools.chain(g_ab.parameters(), g_ba.parameters()))
+  g_opt, d_opt = _adam(g_params, hp), _adam(itertools.chain(d_a.parameters(), d_b.parameters()), hp)
+  lam_a = lam_b = hp["cycle_weight"]
+  lam_idt = hp["identity"]
+  pool_a = ImagePool(hp["pool_size"], (hp["image_shape"][-1], *hp["image_shape"][:2]), device)
+  pool_b = ImagePool(hp["pool_size"], (hp["image_shape"][-1], *hp["image_shape"][:2]), device)
+
+  def gan(pred, real: bool):
+    return F.mse_loss(pred, torch.full_like(pred, 1.0 if real else 0.0))
+
+  def d_basic(d, real, fake):
+    return 0.5 * (gan(d(real), True) + gan(d(fake.detach()), False))
+
+  def step(a, b):
+    fake_b = g_ab(a)
+    rec_a = g_ba(fake_b)
+    fake_a = g_ba(b)
+    rec_b = g_ab(fake_a)
+    g_opt.zero_grad(set_to_none=True)
+    g_loss = (gan(d_b(fake_b), True) + gan(d_a(fake_a), True)
+              + lam_a * F.l1_loss(rec_a, a) + lam_b * F.l1_loss(rec_b, b))
+    if lam_idt > 0:
+      g_loss = g_loss + lam_idt * (lam_b * F.l1_loss(g_ab(b), b) + lam_a * F.l1_loss(g_ba(a), a))
+    # The generators' gradients only (the reference sets the D's requires_grad to False for this update).
+    for p, g in zip(g_params, torch.autograd.grad(g_loss, g_params)):
+      p.grad = g
+    g_opt.step()
+    d_opt.zero_grad(set_to_none=True)
+    d_loss = d_basic(d_b, b, pool_b.query(fake_b)) + d_basic(d_a, a, pool_a.query(fake_a))
+    d_loss.backward()
+    d_opt.step()
+    return g_loss.detach() + d_loss.detach()
+
+  return step
+
+
 # ---- train steps ---------------------------------------------------------------------------------
 
 
@@ -276,6 +530,12 @@ def build_models(name: str) -> list[nn.Module]:
   singles = {"ae": Autoencoder, "vae": MLPVAE, "conv_vae": ConvVAE}
   if name in singles:
     return [singles[name](hp)]
+  if name == "pix2pix":
+    return [UnetGenerator(hp), Pix2PixDiscriminator(hp)]
+  if name == "cyclegan":
+    c = hp["image_shape"][-1]
+    return [ResnetGenerator(hp, c, c), ResnetGenerator(hp, c, c),
+            *(_patch_discriminator(c, hp["discriminator_features"], hp["discriminator"], hp["norm"]) for _ in "ab")]
   return [cls(hp) for cls in _GAN_PAIRS[name]]
 
 
@@ -291,9 +551,9 @@ def _autocast(step, device: torch.device, compute_dtype: str):
   if compute_dtype == "float32":
     return step
 
-  def autocast_step(x):
+  def autocast_step(*batch):
     with torch.autocast(device.type, dtype=torch.bfloat16):
-      return step(x)
+      return step(*batch)
 
   return autocast_step
 
@@ -316,11 +576,27 @@ def _build(name, batch_size, num_examples, compile, device, compute_dtype="float
     g_cls, d_cls = _GAN_PAIRS[name]
     x_all = (_nchw(data["x"]) if name == "dcgan" else torch.from_numpy(data["x"]).flatten(1)).to(device)
     step = _gan_step(g_cls(hp).train(), d_cls(hp).train(), hp)
+  elif name == "pix2pix":
+    # Aligned pairs: inputs and targets gathered at the same indices.
+    a_all, b_all = (_nchw(data["pair"][k]).to(device) for k in "ab")
+    step = _pix2pix_step(*(m.train() for m in build_models(name)), hp)
+  elif name == "cyclegan":
+    # Unpaired: each domain at its own random indices (the reference's unaligned dataset).
+    a_all, b_all = (_nchw(data[k]).to(device) for k in "ab")
+    step = _cyclegan_step(*(m.train() for m in build_models(name)), hp, device)
   else:
     raise ValueError(f"no PyTorch peer for '{name}'")
   step = _autocast(step, device, compute_dtype)
   if compile:
     step = torch.compile(step)
+
+  if name in ("pix2pix", "cyclegan"):
+    def run_pair():
+      idx_a = torch.randint(0, num_examples, (batch_size,), device=a_all.device)
+      idx_b = idx_a if name == "pix2pix" else torch.randint(0, num_examples, (batch_size,), device=b_all.device)
+      return step(a_all[idx_a], b_all[idx_b])
+
+    return run_pair
 
   def run():
     idx = torch.randint(0, num_examples, (batch_size,), device=x_all.device)
