@@ -68,11 +68,11 @@ HPARAMS: dict[str, dict[str, Any]] = {
         for head in ("projection", "ac")
     },
     # Pix2pix, experiments/pix2pix's "mnist" preset (its batch 64): 32x32x1 -> 32x32x1, U-Net of 5 levels
-    # 32-64-128-256-256 down to 1x1 with skips, BatchNorm (none in the innermost block), dropout 0.5 in the
-    # 2 decoder blocks above the innermost; conditional PatchGAN "patch16" on (input, output), features 32;
+    # 16-32-64-128-128 down to 1x1 with skips, BatchNorm (none in the innermost block), dropout 0.5 in the
+    # 2 decoder blocks above the innermost; conditional PatchGAN "patch16" on (input, output), features 16;
     # non-saturating cGAN loss + 100 L1, D's loss halved.
     "pix2pix": dict(
-        image_shape=(32, 32, 1), input_channels=1, features=32, discriminator_features=32, num_downs=5,
+        image_shape=(32, 32, 1), input_channels=1, features=16, discriminator_features=16, num_downs=5,
         discriminator="patch16", conditional_discriminator=True, norm="batch", dropout_rate=0.5, num_dropout_blocks=2,
         batch_norm_momentum=0.9, loss="non_saturating", l1_weight=100.0, lr=2e-4, b1=0.5, b2=0.999,
     ),

@@ -38,8 +38,8 @@ from jaxgen import experiment
 _PRESETS = {
     # name: (dataset, side, features, dropout blocks, num_steps, test images, tasks)
     "digits": ("digits", 16, 16, 1, 600, None, ("completion",)),
-    "mnist": ("mnist", 32, 32, 2, 2000, 10_000, ("completion", "edges")),
-    "fashion_mnist": ("fashion_mnist", 32, 32, 2, 2000, 10_000, ("completion", "edges")),
+    "mnist": ("mnist", 32, 16, 2, 1500, 10_000, ("completion", "edges")),
+    "fashion_mnist": ("fashion_mnist", 32, 16, 2, 1500, 10_000, ("completion", "edges")),
 }
 
 
