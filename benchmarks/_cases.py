@@ -67,6 +67,18 @@ HPARAMS: dict[str, dict[str, Any]] = {
         )
         for head in ("projection", "ac")
     },
+    # The loss study's DCGAN (experiments/gan_losses "mnist" preset, its batch 64): features 32, LayerNorm in D,
+    # one row per variant, R1 with gamma 10.
+    **{
+        f"gan_loss_{variant}": dict(
+            image_shape=(28, 28, 1), latent_dim=100, features=32, kernel_size=5, discriminator_norm="layer",
+            loss=loss, r1_gamma=r1_gamma, lr=2e-4, b1=0.5, b2=0.999,
+        )
+        for variant, (loss, r1_gamma) in {
+            "non_saturating": ("non_saturating", 0.0), "least_squares": ("least_squares", 0.0),
+            "wgan_gp": ("wgan_gp", 0.0), "hinge": ("hinge", 0.0), "non_saturating_r1": ("non_saturating", 10.0),
+        }.items()
+    },
     # Pix2pix, experiments/pix2pix's "mnist" preset (its batch 64): 32x32x1 -> 32x32x1, U-Net of 5 levels
     # 16-32-64-128-128 down to 1x1 with skips, BatchNorm (none in the innermost block), dropout 0.5 in the
     # 2 decoder blocks above the innermost; conditional PatchGAN "patch16" on (input, output), features 16;
@@ -95,7 +107,8 @@ TORCH_PEERS = ("ae", "vae", "conv_vae", "gan_mlp", "dcgan", "toy_gan", "pix2pix"
 
 # Convolutional models: XLA's CPU backend runs convolutions several times slower
 # inside a loop body, so their K steps are unrolled (few, to bound compile time).
-UNROLLED = {"conv_vae": 4, "dcgan": 2, "cgan_projection": 2, "cgan_ac": 2, "pix2pix": 2, "cyclegan": 2}
+UNROLLED = {"conv_vae": 4, "dcgan": 2, "cgan_projection": 2, "cgan_ac": 2, "pix2pix": 2, "cyclegan": 2,
+            **{name: 2 for name in HPARAMS if name.startswith("gan_loss_")}}
 
 # The image-translation cases: their streams and networks come from the models' own builders.
 TRANSLATION = ("pix2pix", "cyclegan")
@@ -146,7 +159,7 @@ def synthetic_data(name: str, num: int, seed: int = 0) -> dict[str, Any]:
   if "num_classes" in hp:
     labels = rng.integers(0, hp["num_classes"], num).astype(np.int32)
     return {"x": {"x": 2.0 * images - 1.0, "y": labels}}
-  if name == "dcgan":
+  if name == "dcgan" or name.startswith("gan_loss_"):
     return {"x": 2.0 * images - 1.0}
   if name in ("gan_mlp",):
     return {"x": images}
@@ -186,12 +199,12 @@ def build_modules(name: str, rngs: nnx.Rngs, compute_dtype: str = "float32") -> 
         input_keep=hp["input_keep"], hidden_keep=hp["hidden_keep"], compute_dtype=dt,
     )
     return {"generator": MLPGenerator(cfg, rngs=rngs), "discriminator": MaxoutDiscriminator(cfg, rngs=rngs)}
-  if name == "dcgan":
+  if name == "dcgan" or name.startswith("gan_loss_"):
     from jaxgen.models.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 
     cfg = DCGANConfig(
         image_shape=hp["image_shape"], latent_dim=hp["latent_dim"], features=hp["features"],
-        kernel_size=hp["kernel_size"], compute_dtype=dt,
+        kernel_size=hp["kernel_size"], discriminator_norm=hp.get("discriminator_norm", "batch"), compute_dtype=dt,
     )
     return {"generator": DCGANGenerator(cfg, rngs=rngs), "discriminator": DCGANDiscriminator(cfg, rngs=rngs)}
   if name == "toy_gan":
@@ -242,6 +255,8 @@ def _updates(name: str):
   if "num_classes" in hp:
     # The conditional GANs: hinge loss, labels of generated images uniform over the classes.
     return train.gan_updates(loss="hinge", k=1, latent_dim=hp["latent_dim"], num_classes=hp["num_classes"])
+  if name.startswith("gan_loss_"):
+    return train.gan_updates(loss=hp["loss"], k=1, latent_dim=hp["latent_dim"], r1_gamma=hp["r1_gamma"])
   # Every other GAN: one discriminator update, then one generator update, non-saturating loss.
   return train.gan_updates(loss="non_saturating", k=1, latent_dim=HPARAMS[name]["latent_dim"])
 
