@@ -301,3 +301,23 @@ def test_torch_image_pool_matches_the_reference_image_by_image_loop():
       want, stored, count = reference(stored, count, size, images, u, slot)
       assert torch.equal(pool.query(images, (u, slot)), want)
       assert torch.equal(pool.images, stored) and int(pool.count) == count
+
+
+LOSS_ROWS = tuple(n for n in _cases.MODEL_NAMES if n.startswith("gan_loss_"))
+
+
+def test_loss_study_rows_are_the_study_variants():
+  assert [n[len("gan_loss_"):] for n in LOSS_ROWS] == [
+      "non_saturating", "least_squares", "wgan_gp", "hinge", "non_saturating_r1"]
+  assert all(_cases.HPARAMS[n]["discriminator_norm"] == "layer" for n in LOSS_ROWS)
+
+
+@pytest.mark.parametrize("name,penalty", [("gan_loss_wgan_gp", "gradient_penalty"), ("gan_loss_non_saturating_r1", "r1")])
+def test_loss_study_rows_step_with_their_penalty(name, penalty):
+  import jax
+  import numpy as np
+
+  setup = _cases.build_jax(name, batch_size=4, num_examples=8)
+  batch = jax.tree.map(lambda a: a[np.arange(4)], setup.data)
+  _, metrics = jax.jit(setup.step)(setup.state, batch)
+  assert penalty in metrics and np.isfinite(float(metrics[penalty])) and float(metrics[penalty]) > 0
