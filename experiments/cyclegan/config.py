@@ -26,6 +26,10 @@ Networks (``jaxgen.models.cyclegan``): ResNet generators (2 downsamplings,
 sides: the 70x70 one needs 32 pixels or more), least-squares loss, cycle
 weight 10, a 50-image pool of fakes per discriminator, Adam 2e-4 beta1 0.5,
 constant then linearly to 0 over the second half. Batches of 16 (the paper: 1).
+
+Measured (digits default, 2026-11-29, 2 shared CPU cores, 2.5 min of training
+per variant): C_B accuracy on G(a) 0.930 (T(a) itself 0.943), L1 to T(a)
+0.053; without the cycle loss 0.077 (the generators collapse).
 """
 
 import ml_collections

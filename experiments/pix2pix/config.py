@@ -29,6 +29,11 @@ to 0 (the reference: 100 + 100 epochs). Batches of 64 (the paper: 1 to 10)
 for CPU throughput; with batch 1 the paper's BatchNorm is an instance norm.
 Test: evaluation mode (running averages, no dropout); ``eval.train_mode``
 also measures the reference's test mode (batch statistics, dropout on).
+
+Measured (digits default, 2026-11-29, 2 shared CPU cores, 8.3 min of training
+for the 8 runs): class accuracy / histogram intersection L1 0.900 / 0.832,
+cGAN 0.407 / 0.913, L1 + cGAN 0.913 / 0.885; L1 + cGAN with a 1x1 PixelGAN
+0.923 / 0.831, with the whole-image D 0.903 / 0.877.
 """
 
 import ml_collections
