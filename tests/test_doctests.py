@@ -13,6 +13,7 @@ import jaxgen.metrics._summary
 import jaxgen.nn._augment
 import jaxgen.nn._spectral
 import jaxgen.objectives._gan
+import jaxgen.objectives._translation
 import jaxgen.random
 
 MODULES = [
@@ -25,6 +26,7 @@ MODULES = [
     jaxgen.nn._augment,
     jaxgen.nn._spectral,
     jaxgen.objectives._gan,
+    jaxgen.objectives._translation,
     jaxgen.random,
 ]
 
