@@ -125,13 +125,15 @@ def test_a_signal_during_evaluation_ends_in_one_line_and_leaves_the_run_resumabl
 
   workdir = tmp_path / "run"
   cmd = [sys.executable, "-m", "experiments.vae.main", f"--workdir={workdir}", "--config.train.num_steps=20",
-         "--config.train.steps_per_call=20", "--config.eval.iwae_num_samples=5000", "--config.eval.iwae_num_examples=0"]
+         "--config.train.steps_per_call=20", "--config.eval.iwae_num_samples=50000", "--config.eval.iwae_num_examples=0"]
   proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
   try:
     deadline = time.time() + 240
     while not (workdir / "checkpoints" / "20").is_dir() and time.time() < deadline and proc.poll() is None:
       time.sleep(0.2)
-    time.sleep(2.0)  # inside the k = 5000 evaluation of 360 test digits
+    # Inside the k = 50,000 evaluation of the 300 test digits (half a minute; k = 5000 took only 3.5 s on quiet
+    # cores, and a signal after its end found the run finished).
+    time.sleep(2.0)
     assert proc.poll() is None, "the run ended before the signal"
     proc.send_signal(getattr(signal, sig))
     _, err = proc.communicate(timeout=120)
