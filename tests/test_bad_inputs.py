@@ -126,7 +126,10 @@ def test_a_signal_during_evaluation_ends_in_one_line_and_leaves_the_run_resumabl
   workdir = tmp_path / "run"
   cmd = [sys.executable, "-m", "experiments.vae.main", f"--workdir={workdir}", "--config.train.num_steps=20",
          "--config.train.steps_per_call=20", "--config.eval.iwae_num_samples=50000", "--config.eval.iwae_num_examples=0"]
-  proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+  # As from a terminal: a pytest-xdist worker ignores SIGINT, and a child would inherit that (Python keeps an
+  # ignored SIGINT ignored), so the child starts with the default disposition.
+  proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
   try:
     deadline = time.time() + 240
     while not (workdir / "checkpoints" / "20").is_dir() and time.time() < deadline and proc.poll() is None:
