@@ -191,9 +191,11 @@ def format_results(results: dict) -> str:
   lines = [f"cyclegan {results['domains']} {results['image_side']}x{results['image_side']} "
            f"({results['num_steps']} steps each, identity {results['identity']:g}):",
            f"{'run':<14}{'class acc':>10}{'L1 to T(a)':>12}{'cycle A':>9}{'cycle B':>9}"]
-  nan = float("nan")
+  def cell(value, width: int, digits: int) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
+
   for name, r in results["runs"].items():
-    lines.append(f"{name:<14}{r.get('translated_accuracy', nan):>10.3f}{r.get('oracle_l1', nan):>12.4f}"
+    lines.append(f"{name:<14}{cell(r.get('translated_accuracy'), 10, 3)}{cell(r.get('oracle_l1'), 12, 4)}"
                  f"{r['cycle_l1_a']:>9.4f}{r['cycle_l1_b']:>9.4f}")
   if "source_only_accuracy" in results:
     lines.append(f"{'source only':<14}{results['source_only_accuracy']:>10.3f}")
