@@ -25,7 +25,6 @@ import argparse
 import os
 import sys
 
-import jax
 import numpy as np
 from PIL import Image
 
@@ -63,17 +62,12 @@ def load_inputs(path: str, image_shape: tuple[int, int, int]) -> tuple[np.ndarra
 
 def translate_images(models, config, images: np.ndarray, *, direction: str = "AtoB", train_mode: bool = False,
                      seed: int = 0, batch_size: int = 64) -> np.ndarray:
-  """The registered ``translate`` of the run's family over ``images``, ``batch_size`` at a time."""
-  spec = models_lib.get_model_spec(config.model.name)
-  if getattr(spec, "translate", None) is None:
-    raise TranslateError(f"model '{spec.name}' is not an image-to-image family: use python -m jaxgen.sample")
-  if batch_size < 1:
-    raise TranslateError(f"--batch_size must be >= 1, got {batch_size}")
-  key = jax.random.key(seed)
-  out = [np.asarray(spec.translate(models, images[i:i + batch_size], config, direction=direction,
-                                   train_mode=train_mode, key=jax.random.fold_in(key, i)))
-         for i in range(0, len(images), batch_size)]
-  return np.concatenate(out)
+  """:func:`jaxgen.models.translate_images`, its errors as :class:`TranslateError`."""
+  try:
+    return models_lib.translate_images(models, config, images, direction=direction, train_mode=train_mode, seed=seed,
+                                       batch_size=batch_size)
+  except ValueError as e:
+    raise TranslateError(str(e).replace("batch_size", "--batch_size")) from e
 
 
 def _input_shape(config, direction: str) -> tuple[int, int, int]:

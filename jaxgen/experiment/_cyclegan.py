@@ -38,7 +38,7 @@ from jaxgen import data, metrics, plot, train
 from jaxgen.experiment._cgan import names_of
 from jaxgen.experiment._common import check_experiment_config, make_optimizer, run_from_config, steady_speed, write_json
 from jaxgen.experiment._pix2pix import to_classifier_input
-from jaxgen.models import build_models, get_model_spec, model_hparams
+from jaxgen.models import build_models, model_hparams, translate_images
 from jaxgen.objectives import TRANSLATION_LOSSES, cyclegan_aux_init, cyclegan_updates
 
 DOMAINS_B = ("oracle", "digits")
@@ -103,13 +103,6 @@ def _domains(config) -> dict:
   return out
 
 
-def _translate(models, config, images: np.ndarray, direction: str, batch_size: int = 500) -> np.ndarray:
-  """G(images) ("AtoB") or F(images) ("BtoA") for images in [0, 1], in [0, 1]."""
-  translate = get_model_spec(config.model.name).translate
-  return np.concatenate([translate(models, images[i:i + batch_size], config, direction=direction)
-                         for i in range(0, len(images), batch_size)])
-
-
 def _train_one(config, workdir, a, b, *, progress):
   t = config.train
   models = build_models(config, nnx.Rngs(config.seed))
@@ -162,10 +155,10 @@ def train_cyclegan(config, workdir: str, *, progress: bool = True) -> dict:
     run_dir = os.path.join(workdir, variant)
     models, step, seconds = _train_one(c, run_dir, d["a"], d["b"], progress=progress)
     t0 = time.perf_counter()
-    fake_b = _translate(models, c, d["a_test"], "AtoB")
-    rec_a = _translate(models, c, fake_b, "BtoA")
-    fake_a = _translate(models, c, d["b_test"], "BtoA")
-    rec_b = _translate(models, c, fake_a, "AtoB")
+    fake_b = translate_images(models, c, d["a_test"])
+    rec_a = translate_images(models, c, fake_b, direction="BtoA")
+    fake_a = translate_images(models, c, d["b_test"], direction="BtoA")
+    rec_b = translate_images(models, c, fake_a)
     record = {"step": step, "train_seconds_this_invocation": seconds,
               "steps_per_sec": steady_speed(run_dir).get("steps_per_sec"),
               "cycle_l1_a": float(np.mean(np.abs(rec_a - d["a_test"]))),

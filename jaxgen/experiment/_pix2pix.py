@@ -41,7 +41,7 @@ from flax import nnx
 from jaxgen import data, metrics, plot, train
 from jaxgen.experiment._cgan import names_of
 from jaxgen.experiment._common import check_experiment_config, make_optimizer, run_from_config, steady_speed, write_json
-from jaxgen.models import build_models, get_model_spec, model_hparams
+from jaxgen.models import build_models, model_hparams, translate_images
 from jaxgen.objectives import TRANSLATION_LOSSES, pix2pix_updates
 
 # name: (L1 term, adversarial term, D sees the input)
@@ -82,9 +82,10 @@ def check_pix2pix_config(config, *, dataset_size: int | None = None) -> None:
   losses = names_of(config.train.losses)
   if any(loss not in LOSSES for loss in losses):
     raise ValueError(f"config.train.losses must be names among {', '.join(LOSSES)}, got {losses}")
-  for name in run_names(config):
+  names = run_names(config)
+  for name in names:
     model_hparams(_run_config(config, name, tasks[0]))  # every D a known variant that fits the images
-  if not run_names(config):
+  if not names:
     raise ValueError("config.train.losses and config.train.discriminators are both empty: nothing to train")
 
 
@@ -136,17 +137,6 @@ def histogram_intersection(a: np.ndarray, b: np.ndarray, bins: int = HISTOGRAM_B
   return float(np.minimum(p, q).sum())
 
 
-def translate_all(models, config, inputs: np.ndarray, *, train_mode: bool = False, seed: int = 0,
-                  batch_size: int = 500) -> np.ndarray:
-  """The family's ``translate`` of inputs in [0, 1], ``batch_size`` at a time; ``train_mode``: the reference's test."""
-  translate = get_model_spec(config.model.name).translate
-  key = jax.random.key(seed)
-  return np.concatenate([
-      translate(models, inputs[i:i + batch_size], config, train_mode=train_mode,
-                key=jax.random.fold_in(key, i) if train_mode else None)
-      for i in range(0, len(inputs), batch_size)])
-
-
 def _train_one(config, workdir, a, b, *, progress):
   """Trains one run; returns the trained networks, the step and the seconds taken."""
   t = config.train
@@ -166,7 +156,7 @@ def _train_one(config, workdir, a, b, *, progress):
   return train.merge_models(graphdefs, state), int(state.step), time.perf_counter() - t0
 
 
-def _measure(outputs, targets, labels, feature_net, real_features, seed) -> dict:
+def _measure(outputs, targets, labels, feature_net, real_features) -> dict:
   """Every figure of one set of outputs against the test targets."""
   shown = to_classifier_input(outputs, feature_net.image_shape)
   features = feature_net.features(shown)
@@ -222,13 +212,13 @@ def train_pix2pix(config, workdir: str, *, progress: bool = True) -> dict:
       run_dir = os.path.join(workdir, task, name)
       models, step, seconds = _train_one(c, run_dir, a_train, b_train, progress=progress)
       t0 = time.perf_counter()
-      outputs = translate_all(models, c, a_test)
+      outputs = translate_images(models, c, a_test)
       record = {"step": step, "train_seconds_this_invocation": seconds,
                 "steps_per_sec": steady_speed(run_dir).get("steps_per_sec"),
-                **_measure(outputs, b_test, test_labels, feature_net, real_features, e.seed)}
+                **_measure(outputs, b_test, test_labels, feature_net, real_features)}
       if e.train_mode:
-        record["train_mode"] = _measure(translate_all(models, c, a_test, train_mode=True, seed=e.seed),
-                                        b_test, test_labels, feature_net, real_features, e.seed)
+        record["train_mode"] = _measure(translate_images(models, c, a_test, train_mode=True, seed=e.seed),
+                                        b_test, test_labels, feature_net, real_features)
       record["eval_seconds"] = time.perf_counter() - t0
       write_json(os.path.join(run_dir, "eval.json"), record)
       runs[name] = record

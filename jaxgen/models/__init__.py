@@ -12,6 +12,7 @@ from jaxgen.models._registry import hparams_from_config
 from jaxgen.models._registry import model_hparams
 from jaxgen.models._registry import model_names
 from jaxgen.models._registry import register_model
+from jaxgen.models._registry import translate_images
 from jaxgen.models.autoencoder import Autoencoder
 from jaxgen.models.autoencoder import AutoencoderConfig
 from jaxgen.models.cgan import CGANConfig
@@ -85,4 +86,5 @@ __all__ = [
     "model_names",
     "receptive_field",
     "register_model",
+    "translate_images",
 ]

@@ -108,3 +108,23 @@ def model_hparams(config):
 def build_models(config, rngs: nnx.Rngs) -> dict[str, nnx.Module]:
   """Builds the networks of ``config.model.name`` from the config."""
   return get_model_spec(config.model.name).build(config, rngs)
+
+
+def translate_images(models, config, images, *, direction: str = "AtoB", train_mode: bool = False, seed: int = 0,
+                     batch_size: int = 500) -> np.ndarray:
+  """The registered ``translate`` of an image-to-image run over ``images`` (N, H, W, C) in [0, 1], in batches.
+
+  Batch ``i`` (starting at image ``i``) gets the key ``fold_in(key(seed), i)``,
+  used in ``train_mode`` only (dropout). A family without ``translate`` is a
+  ``ValueError``.
+  """
+  spec = get_model_spec(config.model.name)
+  if spec.translate is None:
+    raise ValueError(f"model '{spec.name}' is not an image-to-image family: use python -m jaxgen.sample")
+  if batch_size < 1:
+    raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+  key = jax.random.key(seed)
+  return np.concatenate([
+      np.asarray(spec.translate(models, images[i:i + batch_size], config, direction=direction, train_mode=train_mode,
+                                key=jax.random.fold_in(key, i)))
+      for i in range(0, len(images), batch_size)])
