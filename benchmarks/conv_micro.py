@@ -57,7 +57,7 @@ class Layer:
   c_out: int
   kernel: int
   stride: int
-  padding: str = "SAME"
+  padding: str | tuple = "SAME"  # or ((lo, hi), (lo, hi))
 
 
 LAYERS = (
@@ -85,6 +85,21 @@ LAYERS = (
     Layer("cifar_g3 convT 16x16x64->32x32x3 k4s2", True, (16, 16), 64, 3, 4, 2),
     Layer("cifar_d1 conv 32x32x3->16x16x64 k4s2", False, (32, 32), 3, 64, 4, 2),
     Layer("cifar_d2 conv 16x16x64->8x8x128 k4s2", False, (16, 16), 64, 128, 4, 2),
+    # Pix2pix's U-Net at 32x32 (benchmarks.step's row, features 16, 5 levels down to 1x1).
+    Layer("unet_d0 conv 32x32x1->16x16x16 k4s2", False, (32, 32), 1, 16, 4, 2),
+    Layer("unet_d1 conv 16x16x16->8x8x32 k4s2", False, (16, 16), 16, 32, 4, 2),
+    Layer("unet_d2 conv 8x8x32->4x4x64 k4s2", False, (8, 8), 32, 64, 4, 2),
+    Layer("unet_d3 conv 4x4x64->2x2x128 k4s2", False, (4, 4), 64, 128, 4, 2),
+    Layer("unet_d4 conv 2x2x128->1x1x128 k4s2", False, (2, 2), 128, 128, 4, 2),
+    Layer("unet_u4 convT 1x1x128->2x2x128 k4s2", True, (1, 1), 128, 128, 4, 2),
+    Layer("unet_u3 convT 2x2x256->4x4x64 k4s2", True, (2, 2), 256, 64, 4, 2),
+    Layer("unet_u2 convT 4x4x128->8x8x32 k4s2", True, (4, 4), 128, 32, 4, 2),
+    Layer("unet_u1 convT 8x8x64->16x16x16 k4s2", True, (8, 8), 64, 16, 4, 2),
+    Layer("unet_u0 convT 16x16x32->32x32x1 k4s2", True, (16, 16), 32, 1, 4, 2),
+    # Pix2pix's PatchGAN "patch16" on 32x32 (input, output) pairs (padding 1, as the model's).
+    Layer("patch16_d0 conv 32x32x2->16x16x16 k4s2", False, (32, 32), 2, 16, 4, 2, ((1, 1), (1, 1))),
+    Layer("patch16_d1 conv 16x16x16->15x15x32 k4s1", False, (16, 16), 16, 32, 4, 1, ((1, 1), (1, 1))),
+    Layer("patch16_d2 conv 15x15x32->14x14x1 k4s1", False, (15, 15), 32, 1, 4, 1, ((1, 1), (1, 1))),
     # Few output channels: where the sub-pixel phases stop paying off.
     Layer("narrow convT 14x14x64->28x28x8 k4s2", True, (14, 14), 64, 8, 4, 2),
     Layer("narrow convT 14x14x64->28x28x16 k4s2", True, (14, 14), 64, 16, 4, 2),
@@ -96,8 +111,9 @@ def cpu_fast_method(layer: Layer) -> str:
   """The formulation ``impl="cpu_fast"`` layers run for this shape."""
   strides = (layer.stride, layer.stride)
   if layer.transpose:
-    return _conv._conv_transpose_method(strides, layer.c_out)
-  return _conv._strided_conv_method(strides, layer.c_in)
+    return _conv._conv_transpose_method(strides, layer.c_out, layer.in_hw)
+  out_hw = _conv._conv_output_hw(layer.in_hw, (layer.kernel, layer.kernel), strides, layer.padding)
+  return _conv._strided_conv_method(strides, layer.c_in, out_hw)
 
 
 def methods_for(layer: Layer) -> dict:

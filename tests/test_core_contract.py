@@ -90,6 +90,74 @@ def test_joint_update_moves_its_networks_and_only_them():
   assert set(metrics) == {"loss/a+b", "grad_norm/a+b"}
 
 
+class _CountingLinear(nnx.Module):
+  """A linear layer that counts its forward passes in its state (as BatchNorm updates its statistics)."""
+
+  def __init__(self, seed):
+    self.linear = nnx.Linear(3, 3, rngs=nnx.Rngs(seed))
+    self.calls = nnx.BatchStat(jnp.zeros((), jnp.int32))
+
+  def __call__(self, x):
+    self.calls[...] = self.calls[...] + 1
+    return self.linear(x)
+
+
+@pytest.mark.parametrize("every", [1, 2])
+def test_forward_runs_once_and_carries_its_gradient_to_the_update_that_moves_it(every):
+  """Pix2pix's pattern: h = a(x) once; b's update sees h as a constant, then a's update differentiates through it.
+
+  The result must equal the same two updates each recomputing a(x), and a's state must see one forward pass."""
+  x = jnp.asarray(_X[:8])
+  opts = {"a": optax.sgd(0.1), "b": optax.sgd(0.1)}
+
+  def b_loss(m, h):
+    return jnp.mean((m["b"](h) - 1.0) ** 2)
+
+  def a_loss(m, h):
+    return jnp.mean(m["b"](h) ** 2) + jnp.mean(h**2)
+
+  shared = [
+      objectives.Forward("a", lambda m, ctx: m["a"](ctx.batch["x"]), name="h"),
+      objectives.Update("b", lambda m, ctx: (b_loss(m, jax.lax.stop_gradient(ctx.shared["h"])), {})),
+      objectives.Update("a", lambda m, ctx: (a_loss(m, ctx.shared["h"]), {}), every=every),
+  ]
+  recomputed = [
+      objectives.Update("b", lambda m, ctx: (b_loss(m, jax.lax.stop_gradient(m["a"](ctx.batch["x"]))), {})),
+      objectives.Update("a", lambda m, ctx: (a_loss(m, m["a"](ctx.batch["x"])), {}), every=every),
+  ]
+  results = []
+  for updates in (shared, recomputed):
+    models = {"a": _CountingLinear(0), "b": _CountingLinear(1)}
+    graphdefs, state = train.init_train_state(models, opts, jax.random.key(0))
+    step = jax.jit(train.make_train_step(graphdefs, opts, updates))
+    for _ in range(2):
+      state, _ = step(state, {"x": x})
+    results.append(state)
+  with_forward, without = results
+  for n in ("a", "b"):
+    for p, q in zip(jax.tree.leaves(with_forward.params[n]), jax.tree.leaves(without.params[n])):
+      np.testing.assert_allclose(np.asarray(p), np.asarray(q), rtol=1e-5, atol=1e-6)
+  # Two steps: one forward of a per step with the Forward; one per update (two per step when a's runs) without.
+  assert int(with_forward.rest["a"]["calls"][...]) == 2
+  assert int(without.rest["a"]["calls"][...]) == (4 if every == 1 else 3)
+  assert not np.allclose(np.asarray(with_forward.params["a"]["linear"]["kernel"][...]),
+                         np.asarray(nnx.state(_CountingLinear(0), nnx.Param)["linear"]["kernel"][...]))
+
+
+def test_forward_refuses_unknown_networks_and_runs_refuse_forwards_alone(tmp_path):
+  models = _linear_models(["a"])
+  graphdefs, _ = train.init_train_state(models, {"a": optax.sgd(0.1)}, jax.random.key(0))
+  forward = objectives.Forward("z", lambda m, ctx: 0.0, name="h")
+  with pytest.raises(ValueError, match="forward 'h' differentiates 'z', which is not a network"):
+    train.make_train_step(graphdefs, {"a": optax.sgd(0.1)}, [forward])
+  with pytest.raises(ValueError, match="name must be a non-empty string"):
+    objectives.Forward("a", lambda m, ctx: 0.0, name="")
+  with pytest.raises(ValueError, match="only train.Forward"):
+    train.run_training(workdir=tmp_path, config={}, models=models, optimizers={"a": optax.sgd(0.1)},
+                       updates=[objectives.Forward("a", lambda m, ctx: 0.0, name="h")], data={"x": _X},
+                       num_steps=1, batch_shape=(4,), seed=0, progress=False)
+
+
 def test_update_needs_an_optimizer_for_every_network():
   models = _linear_models(["a", "b"])
   graphdefs, _ = train.init_train_state(models, {"a": optax.sgd(0.1)}, jax.random.key(0))

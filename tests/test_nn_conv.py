@@ -111,7 +111,7 @@ def _grads_of(fn, x, kernel, cotangent):
   return jax.jit(jax.value_and_grad(lambda x, k: jnp.vdot(fn(x, k), cotangent), argnums=(0, 1)))(x, kernel)[1]
 
 
-@pytest.mark.parametrize("method", ["subpixel", "subpixel_fused"])
+@pytest.mark.parametrize("method", ["subpixel", "subpixel_fused", "subpixel_patches"])
 @pytest.mark.parametrize("kernel,stride,padding", [
     (4, 2, "SAME"), (5, 2, "VALID"), (3, 2, "SAME"), (4, 3, ((1, 2), (3, 0))), (2, 3, "SAME"), (1, 2, "VALID"),
     (3, 2, ((0, -1), (2, 2))),
@@ -135,7 +135,7 @@ def test_conv_transpose_methods_match_lax(method, kernel, stride, padding):
     _assert_close(a, b)
 
 
-@pytest.mark.parametrize("method", ["space_to_depth", "xla_s2d_grad"])
+@pytest.mark.parametrize("method", ["space_to_depth", "xla_s2d_grad", "patches"])
 @pytest.mark.parametrize("kernel,stride,padding", [(4, 2, "SAME"), (5, 2, "SAME"), (3, 2, "VALID"),
                                                    (4, 3, ((1, 2), (0, 3))), (3, 2, ((2, -1), (1, 1))),
                                                    (3, 1, "SAME")])
@@ -153,6 +153,43 @@ def test_strided_conv_methods_match_lax(method, kernel, stride, padding):
   g = jnp.asarray(rng.standard_normal(y_ref.shape, np.float32))
   for a, b in zip(_grads_of(fn, x, k, g), _grads_of(fn_ref, x, k, g)):
     _assert_close(a, b)
+
+
+@pytest.mark.parametrize("cls,in_hw,kwargs", [
+    (jnn.Conv, (4, 4), dict(kernel_size=(4, 4), strides=2, padding=1)),  # U-Net: 4x4 -> 2x2
+    (jnn.Conv, (2, 2), dict(kernel_size=(4, 4), strides=2, padding=1)),  # 2x2 -> 1x1: 4 live taps of 16
+    (jnn.Conv, (3, 3), dict(kernel_size=(4, 4), strides=1, padding=1)),  # PatchGAN at 28: 3x3 -> 2x2
+    (jnn.Conv, (7, 6), dict(kernel_size=(3, 3), strides=3, padding="SAME")),  # 3x2 outputs, ragged input
+    (jnn.ConvTranspose, (1, 1), dict(kernel_size=(4, 4), strides=2, padding=((2, 2), (2, 2)))),  # 1x1 -> 2x2
+    (jnn.ConvTranspose, (1, 1), dict(kernel_size=(3, 3), strides=2, padding="SAME")),
+])
+def test_small_maps_run_as_matrix_products(cls, in_hw, kwargs):
+  """Layers with at most 9 output pixels (convolutions) or 1x1 inputs (transposed) run as patches x kernel:
+  no convolution left in the forward or backward pass, and values and gradients equal Flax's layer."""
+  rng = np.random.default_rng(sum(in_hw))
+  ours = cls(16, 8, impl="cpu_fast", rngs=nnx.Rngs(2), **kwargs)
+  ref = getattr(nnx, cls.__name__)(16, 8, rngs=nnx.Rngs(2), **kwargs)
+  _assert_same_params(ours, ref)
+  ref.bias[...] = ours.bias[...] = jnp.asarray(rng.standard_normal(8, np.float32))
+  x = jnp.asarray(rng.standard_normal((3, *in_hw, 16), np.float32))
+  _check_layer_pair(ours, ref, x, rng)
+  graphdef, params = nnx.split(ours)
+  jaxpr = jax.make_jaxpr(jax.grad(lambda p, x: jnp.sum(nnx.merge(graphdef, p)(x) ** 2), argnums=(0, 1)))(params, x)
+  names = {e.primitive.name for e in _all_eqns(jaxpr.jaxpr)}
+  assert "dot_general" in names and "conv_general_dilated" not in names
+
+
+def test_patches_skip_taps_that_read_only_padding():
+  """2x2 -> 1x1 with a 4x4 kernel and padding 1: the patch matrix holds the 4 live taps, 4 * C columns."""
+  x = jnp.ones((2, 2, 2, 5))
+  kernel = jnp.ones((4, 4, 5, 3))
+  jaxpr = jax.make_jaxpr(lambda x, k: _functional.conv_patches(x, k, (2, 2), ((1, 1), (1, 1))))(x, kernel)
+  dots = [e for e in jaxpr.jaxpr.eqns if e.primitive.name == "dot_general"]
+  assert [tuple(e.invars[0].aval.shape) for e in dots] == [(2, 1, 1, 20)]
+  # Only the central 2x2 of the kernel touches the input: the rest may hold anything.
+  masked = kernel.at[1:3, 1:3].set(0.0)
+  np.testing.assert_allclose(_functional.conv_patches(x, kernel - masked, (2, 2), ((1, 1), (1, 1))),
+                             _functional.conv_patches(x, kernel, (2, 2), ((1, 1), (1, 1))))
 
 
 def test_conv_transpose_definition_numpy():

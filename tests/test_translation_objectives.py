@@ -44,30 +44,33 @@ def np_patches(x, v, u=0.0, cond=None):
   return h.reshape(h.shape[0], 2, 2, 2, 2, -1).mean(axis=(2, 4, 5))
 
 
-def ctx(batch, aux=None):
-  return objectives.Context(step=jnp.int32(0), key=jax.random.key(0), batch=batch, aux=aux)
+def ctx(batch, aux=None, shared=None):
+  return objectives.Context(step=jnp.int32(0), key=jax.random.key(0), batch=batch, aux=aux, shared=shared or {})
 
 
 def test_pix2pix_losses_match_numpy():
   models = {"generator": Scale(0.7, 0.1), "discriminator": Patches(0.5, -0.3)}
-  d_update, g_update = objectives.pix2pix_updates()
+  forward, d_update, g_update = objectives.pix2pix_updates()
   batch = {"pair": {"a": A, "b": B}}
   fake = np.tanh(0.7 * A + 0.1)
+  np.testing.assert_allclose(forward.fn(models, ctx(batch)), fake, rtol=1e-6)
+  batch_ctx = ctx(batch, shared={"fake": forward.fn(models, ctx(batch))})
   real_logits, fake_logits = np_patches(B, 0.5, -0.3, A), np_patches(fake, 0.5, -0.3, A)
-  d_loss, d_metrics = jax.jit(d_update.objective)(models, ctx(batch))
+  d_loss, d_metrics = jax.jit(d_update.objective)(models, batch_ctx)
   # Non-saturating D: -log sigmoid(real) - log(1 - sigmoid(fake)), halved (Isola et al. Section 3.3).
   np.testing.assert_allclose(d_loss, 0.5 * np.mean(softplus(-real_logits) + softplus(fake_logits)), rtol=1e-5)
   np.testing.assert_allclose(d_metrics["d_real"], np.mean(1 / (1 + np.exp(-real_logits))), rtol=1e-5)
-  g_loss, g_metrics = jax.jit(g_update.objective)(models, ctx(batch))
+  g_loss, g_metrics = jax.jit(g_update.objective)(models, batch_ctx)
   l1 = np.mean(np.abs(fake - B))
   np.testing.assert_allclose(g_metrics["l1"], l1, rtol=1e-5)
   np.testing.assert_allclose(g_loss, np.mean(softplus(-fake_logits)) + 100.0 * l1, rtol=1e-5)
 
 
 def test_pix2pix_l1_only_and_bad_arguments():
-  (g_update,) = objectives.pix2pix_updates(gan_weight=0.0)
+  forward, g_update = objectives.pix2pix_updates(gan_weight=0.0)
   models = {"generator": Scale(0.7, 0.1)}  # no discriminator needed
-  loss, metrics = g_update.objective(models, ctx({"pair": {"a": A, "b": B}}))
+  batch = {"pair": {"a": A, "b": B}}
+  loss, metrics = g_update.objective(models, ctx(batch, shared={"fake": forward.fn(models, ctx(batch))}))
   np.testing.assert_allclose(loss, 100.0 * np.mean(np.abs(np.tanh(0.7 * A + 0.1) - B)), rtol=1e-5)
   assert "g_gan" not in metrics
   with pytest.raises(ValueError, match="both 0"):
@@ -77,7 +80,7 @@ def test_pix2pix_l1_only_and_bad_arguments():
   with pytest.raises(ValueError, match="Did you mean"):
     objectives.pix2pix_updates(loss="hinje")
   with pytest.raises(ValueError, match="aligned pairs"):
-    g_update.objective(models, ctx({"x": A}))
+    forward.fn(models, ctx({"x": A}))
 
 
 def _cycle_models():

@@ -29,10 +29,20 @@ def _same_conv_padding(size: int, kernel: int, stride: int) -> int:
 
 
 def build_layer(layer) -> tuple[nn.Module, tuple[int, int]]:
-  """The PyTorch module of a ``conv_micro.Layer`` ('SAME' padding) and its output (H, W)."""
-  if layer.padding != "SAME":
-    raise ValueError(f"the PyTorch peer supports 'SAME' layers, got padding {layer.padding!r}")
+  """The PyTorch module of a ``conv_micro.Layer`` and its output (H, W).
+
+  'SAME' layers, and convolutions with symmetric explicit padding
+  ``((p, p), (p, p))`` (PyTorch's ``padding=p``).
+  """
   k, s = layer.kernel, layer.stride
+  if layer.padding != "SAME":
+    pads = {tuple(pair) for pair in layer.padding} if not isinstance(layer.padding, str) else set()
+    if layer.transpose or len(pads) != 1 or len(set(next(iter(pads)))) != 1:
+      raise ValueError(f"the PyTorch peer supports 'SAME' layers and convolutions with symmetric padding "
+                       f"((p, p), (p, p)), got padding {layer.padding!r}")
+    p = next(iter(pads))[0]
+    module = nn.Conv2d(layer.c_in, layer.c_out, k, s, padding=p, bias=False)
+    return module, tuple((d + 2 * p - k) // s + 1 for d in layer.in_hw)
   if layer.transpose:
     # Output (H - 1) * s - 2p + k + output_padding == s * H.
     p = math.ceil(max(k - s, 0) / 2)

@@ -18,6 +18,7 @@ from jaxgen.nn._conv import IMPLS as IMPLS
 from jaxgen.nn._conv import Conv as Conv
 from jaxgen.nn._conv import ConvTranspose as ConvTranspose
 from jaxgen.nn._functional import conv_padding as conv_padding
+from jaxgen.nn._functional import conv_patches as conv_patches
 from jaxgen.nn._functional import conv_space_to_depth as conv_space_to_depth
 from jaxgen.nn._functional import conv_transpose_padding as conv_transpose_padding
 from jaxgen.nn._functional import conv_transpose_subpixel as conv_transpose_subpixel

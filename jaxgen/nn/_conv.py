@@ -41,25 +41,45 @@ IMPLS = ("auto", "xla", "cpu_fast")
 # with 3-8 output channels the fused phases won (1.3-2.2x over
 # lax.conv_transpose at 3, 3.7-5x at 8); with 1 output channel
 # lax.conv_transpose itself was fastest (1.1-2x over either phase form).
+# Small outputs (batch 64, same benchmark, on cores busy with a training run; the
+# shapes of the Pix2pix U-Net's inner levels and CycleGAN's PatchGAN at 28x28):
+# XLA's convolutions there cost far more than their arithmetic, strided
+# (4x4x64 -> 2x2x128: 15.6 ms, its s2d-grad form 32.2 ms) or not (3x3x128 ->
+# 2x2x256 stride 1: 148 ms); one matrix product of the gathered patches
+# ("patches") took 2.4 and 7.2 ms, 0.6 ms for 2x2x128 -> 1x1x128 (xla 6.3),
+# and tied at 3x3 outputs (5.1-5.3 ms against 5.3-6.5); at 4x4 outputs it lost
+# (3.0 against 1.9 ms). Transposed convolutions of 1x1 inputs: sub-pixel phases
+# as patches 0.4 ms against 4.3 ms as convolutions; from 2x2 inputs on, the
+# convolutions won (4.0 against 5.7 ms).
 _S2D_GRAD_MIN_IN_FEATURES = 16
+_PATCHES_MAX_OUTPUT_PIXELS = 9
 
 
-def _strided_conv_method(strides: tuple[int, int], in_features: int) -> str:
+def _strided_conv_method(strides: tuple[int, int], in_features: int, out_hw: tuple[int, int]) -> str:
   """Fastest measured formulation of a convolution on the CPU backend."""
+  if out_hw[0] * out_hw[1] <= _PATCHES_MAX_OUTPUT_PIXELS:
+    return "patches"
   if strides == (1, 1) or in_features < _S2D_GRAD_MIN_IN_FEATURES:
     return "xla"
   return "xla_s2d_grad"
 
 
-def _conv_transpose_method(strides: tuple[int, int], out_features: int) -> str:
+def _conv_transpose_method(strides: tuple[int, int], out_features: int, in_hw: tuple[int, int]) -> str:
   """Fastest measured formulation of a transposed convolution on the CPU backend."""
   if strides == (1, 1) or out_features == 1:
     # Stride 1: no input dilation, already a stride-1 convolution. One output
     # channel: lax.conv_transpose measured fastest.
     return "xla"
+  if in_hw == (1, 1):
+    return "subpixel_patches"
   if strides[0] * strides[1] * out_features < 64:
     return "subpixel_fused"
   return "subpixel"
+
+
+def _conv_output_hw(in_hw, kernel_size, strides, padding) -> tuple[int, int]:
+  pads = _functional.conv_padding(in_hw, kernel_size, strides, padding)
+  return tuple((size + lo + hi - k) // s + 1 for size, (lo, hi), k, s in zip(in_hw, pads, kernel_size, strides))
 
 
 def _broadcast(value, rank: int) -> tuple[int, ...]:
@@ -110,8 +130,10 @@ class Conv(nnx.Conv):
       a strided ``Conv`` with at least 16 input features, ``cpu_fast`` keeps
       XLA's forward pass and kernel gradient and takes the input gradient
       through the space-to-depth form (``jaxgen.nn.conv_xla_s2d_grad``,
-      tested equal), whose input gradient is a stride-1 convolution; other
-      layers run ``lax.conv_general_dilated`` as ``nnx.Conv`` does.
+      tested equal), whose input gradient is a stride-1 convolution; a layer
+      with at most 9 output pixels per example runs as one matrix product of
+      the gathered patches (``jaxgen.nn.conv_patches``); other layers run
+      ``lax.conv_general_dilated`` as ``nnx.Conv`` does.
     **kwargs: every other ``nnx.Conv`` argument (``padding``, ``use_bias``,
       ``kernel_init``, ``dtype``, ``precision``, ``rngs``, ...).
 
@@ -175,7 +197,8 @@ class Conv(nnx.Conv):
       kernel = kernel * self.mask
     bias = self.bias[...] if self.bias is not None else None
     inputs, kernel, bias = self.promote_dtype((inputs, kernel, bias), dtype=self.dtype)
-    method = _strided_conv_method(strides, self.in_features)
+    out_hw = _conv_output_hw(inputs.shape[1:3], kernel.shape[:2], strides, padding)
+    method = _strided_conv_method(strides, self.in_features, out_hw)
     y = _functional.CONV_METHODS[method](
         inputs, kernel, strides, padding, precision=self.precision,
         preferred_element_type=self.preferred_element_type)
@@ -201,7 +224,8 @@ class ConvTranspose(nnx.ConvTranspose):
       of the undilated input, one per output phase or all phases fused,
       interleaved by depth-to-space; separate phases when
       ``strides[0] * strides[1] * out_features >= 64``, fused below, as
-      measured fastest; stride-1 layers keep ``lax.conv_transpose``, which
+      measured fastest; on 1x1 inputs each phase is one matrix product of
+      the gathered patches; stride-1 layers keep ``lax.conv_transpose``, which
       then has no input dilation, and so do layers with one output feature,
       where it measured fastest) or ``"auto"``
       (``cpu_fast`` on the CPU backend when supported, else ``xla``).
@@ -259,7 +283,7 @@ class ConvTranspose(nnx.ConvTranspose):
     if self.transpose_kernel:
       # What lax.conv_transpose does with transpose_kernel=True.
       kernel = jnp.flip(kernel, (0, 1)).swapaxes(2, 3)
-    method = _conv_transpose_method(strides, self.out_features)
+    method = _conv_transpose_method(strides, self.out_features, tuple(inputs.shape[1:3]))
     y = _functional.CONV_TRANSPOSE_METHODS[method](
         inputs, kernel, strides, padding, precision=self.precision,
         preferred_element_type=self.preferred_element_type)

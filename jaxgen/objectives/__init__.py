@@ -2,11 +2,13 @@
 
 An objective is ``objective(models, ctx) -> (loss, metrics[, new_aux])``
 (:class:`Context`); an :class:`Update` says which networks it moves, how often
-and how many times per step. A family is a set of networks (``jaxgen.models``)
+and how many times per step; a :class:`Forward` computes outputs the updates
+after it share. A family is a set of networks (``jaxgen.models``)
 plus a function returning its list of updates.
 """
 
 from jaxgen.objectives._core import Context
+from jaxgen.objectives._core import Forward
 from jaxgen.objectives._core import Objective
 from jaxgen.objectives._core import Update
 from jaxgen.objectives._gan import GAN_LOSSES
@@ -29,6 +31,7 @@ __all__ = [
     "TRANSLATION_LOSSES",
     "GANLoss",
     "Context",
+    "Forward",
     "Objective",
     "Update",
     "autoencoder_objective",

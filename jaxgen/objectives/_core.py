@@ -14,6 +14,10 @@ An objective is a plain pure function ``objective(models, ctx)`` returning
 An :class:`Update` says which networks an objective differentiates (one, or
 several jointly: one loss, each network's gradient applied by its own
 optimizer), how often it repeats within a step, and on which steps it runs.
+A :class:`Forward` placed before updates computes outputs once per step that
+they share (``ctx.shared[name]``), as the reference implementations'
+``forward()`` does: Pix2pix's G(a), seen by D's update without its gradient
+and by G's update with it.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ class Context:
       none), as left by the previous update.
     every: the interval of this update (1, or k for a term run every k steps),
       so lazy regularisers can scale their loss by it.
+    shared: :class:`Forward` name -> its outputs this step, for the updates
+      after it (empty when the step has no forward).
   """
 
   step: jax.Array
@@ -50,6 +56,7 @@ class Context:
   batch: Any
   aux: Any
   every: int = struct.field(pytree_node=False, default=1)
+  shared: Any = struct.field(default_factory=dict)
 
 
 # objective(models, ctx) -> (loss, metrics) or (loss, metrics, new_aux)
@@ -100,3 +107,39 @@ class Update:
         raise ValueError(f"Update.{field} must be an integer >= 1, got {value!r}")
     if not callable(self.objective):
       raise ValueError(f"Update.objective must be a function objective(models, ctx), got {type(self.objective).__name__}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Forward:
+  """Outputs computed once per step and shared by the updates after it.
+
+  ``fn(models, ctx) -> outputs`` (a pytree of arrays) runs with the
+  parameters as they are at its place in the step; every later update reads
+  ``ctx.shared[name]``. An update that moves one of ``networks`` gets that
+  network's gradient through the outputs as well: the step keeps the
+  forward's vector-Jacobian product and applies it to the update's
+  cotangent of the outputs, so the forward pass is not recomputed (wrap the
+  outputs in ``jax.lax.stop_gradient`` where an update must not see that
+  gradient). The networks' other state (BatchNorm statistics) is taken from
+  this one forward pass, as in the reference implementations' ``forward()``.
+
+  Attributes:
+    networks: the network (a name) or networks whose parameters the outputs
+      are differentiated with respect to.
+    fn: ``fn(models, ctx)``; ``ctx.key`` is the forward's own key.
+    name: the key of ``ctx.shared``.
+  """
+
+  networks: str | tuple[str, ...]
+  fn: Callable[[Mapping[str, nnx.Module], Context], Any]
+  name: str
+
+  def __post_init__(self):
+    networks = (self.networks,) if isinstance(self.networks, str) else tuple(self.networks)
+    if not networks or not all(isinstance(n, str) and n for n in networks):
+      raise ValueError(f"Forward.networks must name one network or a tuple of networks, got {self.networks!r}")
+    object.__setattr__(self, "networks", networks)
+    if not isinstance(self.name, str) or not self.name:
+      raise ValueError(f"Forward.name must be a non-empty string, got {self.name!r}")
+    if not callable(self.fn):
+      raise ValueError(f"Forward.fn must be a function fn(models, ctx), got {type(self.fn).__name__}")

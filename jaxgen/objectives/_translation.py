@@ -47,7 +47,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from jaxgen.objectives._core import Context, Update
+from jaxgen.objectives._core import Context, Forward, Update
 from jaxgen.objectives._gan import check_gan_loss
 from jaxgen.objectives._pool import image_pool_init, image_pool_query
 
@@ -110,14 +110,16 @@ def pix2pix_updates(
     stream: str = "pair",
     generator: str = "generator",
     discriminator: str = "discriminator",
-) -> list[Update]:
-  r"""The updates of one Pix2pix step: D on (input, target) against (input, G(input)), then G.
+) -> list[Forward | Update]:
+  r"""One Pix2pix step: G(a) once, D on (input, target) against (input, G(a)), then G.
 
-  D minimizes ``discriminator_weight`` * mean over patches of the loss's
-  d_loss(D(a, b), D(a, G(a))); G minimizes ``gan_weight`` * mean over
-  patches g_loss(D(a, G(a))) + ``l1_weight`` * mean|G(a) - b|. G runs in
-  train mode (batch statistics) with dropout on, its only noise (Section
-  3.1), in both updates; D sees G(a) without G's gradient in its own update.
+  As the reference's ``optimize_parameters``: one forward pass of G (train
+  mode, batch statistics, dropout on, its only noise, Section 3.1); D's update
+  sees that G(a) without G's gradient; G's update, after D's, differentiates
+  through the same forward pass (same dropout mask, BatchNorm statistics
+  updated once). D minimizes ``discriminator_weight`` * mean over patches of
+  the loss's d_loss(D(a, b), D(a, G(a))); G minimizes ``gan_weight`` * mean
+  over patches g_loss(D(a, G(a))) + ``l1_weight`` * mean|G(a) - b|.
 
   Args:
     loss: adversarial loss, one of :data:`TRANSLATION_LOSSES` (Pix2pix:
@@ -131,15 +133,15 @@ def pix2pix_updates(
     generator, discriminator: the networks' names.
 
   Returns:
-    ``[discriminator update, generator update]``, or the generator update
-    alone when ``gan_weight == 0``. Metrics: ``d_loss``, ``d_real``/``d_fake``
-    (or ``critic_*``), ``g_loss``, ``g_gan``, ``l1``.
+    ``[forward G(a), discriminator update, generator update]``, without the
+    discriminator update when ``gan_weight == 0``. Metrics: ``d_loss``,
+    ``d_real``/``d_fake`` (or ``critic_*``), ``g_loss``, ``g_gan``, ``l1``.
 
   Example:
     >>> [u.name for u in pix2pix_updates()]
-    ['discriminator', 'generator']
+    ['fake', 'discriminator', 'generator']
     >>> [u.name for u in pix2pix_updates(gan_weight=0.0)]
-    ['generator']
+    ['fake', 'generator']
 
   References:
     Isola et al., "Image-to-Image Translation with Conditional Adversarial
@@ -152,10 +154,14 @@ def pix2pix_updates(
   if l1_weight == 0 and gan_weight == 0:
     raise ValueError("l1_weight and gan_weight are both 0: the generator would learn nothing")
 
+  def fake_forward(models, ctx: Context):
+    a, _ = _pair_batch(ctx.batch, stream)
+    return models[generator](a, train=True, key=ctx.key)
+
   def discriminator_objective(models, ctx: Context):
     a, b = _pair_batch(ctx.batch, stream)
-    g_key, real_key, fake_key = jax.random.split(ctx.key, 3)
-    fake = jax.lax.stop_gradient(models[generator](a, train=True, key=g_key))
+    real_key, fake_key = jax.random.split(ctx.key)
+    fake = jax.lax.stop_gradient(ctx.shared["fake"])
     d = models[discriminator]
     real_logits, fake_logits = d(a, b, train=True, key=real_key), d(a, fake, train=True, key=fake_key)
     d_loss = discriminator_weight * _patch_mean(spec.discriminator(real_logits, fake_logits))
@@ -163,22 +169,22 @@ def pix2pix_updates(
 
   def generator_objective(models, ctx: Context):
     a, b = _pair_batch(ctx.batch, stream)
-    g_key, d_key = jax.random.split(ctx.key)
-    fake = models[generator](a, train=True, key=g_key)
+    fake = ctx.shared["fake"]
     l1 = jnp.mean(mean_absolute_error(fake, b))
     metrics = {"l1": l1}
     g_loss = l1_weight * l1
     if gan_weight > 0:
-      fake_logits = models[discriminator](a, fake, train=True, key=d_key)
+      fake_logits = models[discriminator](a, fake, train=True, key=ctx.key)
       g_gan = _patch_mean(spec.generator(None, fake_logits))  # these losses ignore D's real outputs
       g_loss, metrics["g_gan"] = g_loss + gan_weight * g_gan, g_gan
     metrics["g_loss"] = g_loss
     return g_loss, metrics
 
+  forward = Forward(generator, fake_forward, name="fake")
   g_update = Update(generator, generator_objective)
   if gan_weight == 0:
-    return [g_update]
-  return [Update(discriminator, discriminator_objective), g_update]
+    return [forward, g_update]
+  return [forward, Update(discriminator, discriminator_objective), g_update]
 
 
 def cyclegan_aux_init(pool_size: int, shape_a: tuple[int, ...], shape_b: tuple[int, ...], batch_size: int) -> dict:

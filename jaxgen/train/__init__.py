@@ -1,6 +1,7 @@
 """Training shared by every jaxgen model: state, pure steps, data streams, host loop, hooks, checkpoints, runs."""
 
 from jaxgen.objectives import Context
+from jaxgen.objectives import Forward
 from jaxgen.objectives import GAN_LOSSES
 from jaxgen.objectives import Objective
 from jaxgen.objectives import Update
@@ -55,6 +56,7 @@ __all__ = [
     "CheckpointNotFoundError",
     "CorruptCheckpointError",
     "Context",
+    "Forward",
     "DataParallel",
     "Hook",
     "MetricsWriter",

@@ -29,7 +29,7 @@ from flax import nnx
 
 from jaxgen import plot
 
-from jaxgen.objectives import Update
+from jaxgen.objectives import Forward, Update
 from jaxgen.train import _checkpoint as ckpt
 from jaxgen.train._ema import EmaSchedule, as_schedule
 from jaxgen.train._loop import Hook
@@ -111,11 +111,15 @@ def _validate(*, models, optimizers, updates, num_steps, ema_networks, ema_decay
   if not updates:
     raise ValueError("updates is empty: pass at least one train.Update")
   for u in updates:
+    if isinstance(u, Forward):
+      continue
     if not isinstance(u, Update):
-      raise ValueError(f"updates must be train.Update objects, got {type(u).__name__}")
+      raise ValueError(f"updates must be train.Update (or train.Forward) objects, got {type(u).__name__}")
     for network in u.networks:
       if network not in optimizers:
         raise ValueError(f"update '{u.name}' moves '{network}', which has no optimizer; optimizers: {sorted(optimizers)}")
+  if not any(isinstance(u, Update) for u in updates):
+    raise ValueError("updates holds only train.Forward objects: pass at least one train.Update")
 
 
 def run_devices(num_devices: int | None = None) -> list[jax.Device]:
@@ -172,7 +176,7 @@ def run_training(
     config: Any,
     models: Mapping[str, nnx.Module],
     optimizers: Mapping[str, optax.GradientTransformation],
-    updates: Sequence[Update],
+    updates: Sequence[Update | Forward],
     data: Any,
     num_steps: int,
     batch_shape: tuple[int, ...],
@@ -201,7 +205,8 @@ def run_training(
     config: the run's ConfigDict (or dict), saved to ``workdir/config.json``.
     models: network name -> initialized NNX module.
     optimizers: network name -> optax transformation.
-    updates: the :class:`Update` s of one step.
+    updates: the :class:`Update` s of one step, with any :class:`Forward` s
+      they share.
     data: stream name -> a pytree of numpy arrays (leading axis = examples),
       a random-access source, or a :class:`Stream`; see :class:`Streams`.
       ``data={"x": images}`` is one stream; each stream has its own order.

@@ -4,6 +4,8 @@ A train step is a sequence of :class:`~jaxgen.objectives.Update` s. A VAE has
 one update; a GAN has a discriminator update (repeated k times, Algorithm 1 of
 Goodfellow et al. 2014) followed by a generator update; CycleGAN updates both
 generators jointly; StyleGAN adds lazy regularisers that run every k steps.
+A :class:`~jaxgen.objectives.Forward` among them computes outputs once for the
+updates after it (Pix2pix's G(a): D's update and G's share one forward pass).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from jaxgen.objectives import Context, Update
+from jaxgen.objectives import Context, Forward, Update
 from jaxgen.train._ema import EmaSchedule, as_schedule
 from jaxgen.train._state import GraphDefs, TrainState, update_ema
 
@@ -78,7 +80,7 @@ def _split_outputs(out, update: Update):
 def make_train_step(
     graphdefs: GraphDefs,
     optimizers: Mapping[str, optax.GradientTransformation],
-    updates: Sequence[Update],
+    updates: Sequence[Update | Forward],
     *,
     ema_decay: float | EmaSchedule | None = None,
     skip_nonfinite: bool = False,
@@ -97,13 +99,19 @@ def make_train_step(
   ``lax.cond``, so skipped steps cost nothing); on the other steps its metrics
   are NaN and ``applied/<name>`` is 0, which the host loop reads.
 
+  A :class:`Forward` runs once where it stands in the sequence; the updates
+  after it read its outputs in ``ctx.shared``, and an update moving one of its
+  networks gets their gradient through the forward's vector-Jacobian product
+  (not a second forward pass).
+
   Randomness: the step's key is ``fold_in(state.key, state.step)``, split once
-  per update and repeat, so the same step of a resumed run draws the same noise.
+  per update, repeat and forward, so the same step of a resumed run draws the
+  same noise.
 
   Args:
     graphdefs: from :func:`init_train_state`.
     optimizers: network name -> optax transformation (same as at init).
-    updates: the updates, applied in order.
+    updates: the updates (and forwards), applied in order.
     ema_decay: decay of the EMA of the networks that keep one: a float or a
       schedule ``decay(step)`` (``jaxgen.train.ema_start``, ``ema_rampup``).
     skip_nonfinite: when an update's loss or gradient is not finite, leave its
@@ -116,26 +124,53 @@ def make_train_step(
     networks) of the last repeat of every update.
   """
   for u in updates:
+    if isinstance(u, Forward):
+      unknown = [n for n in u.networks if n not in graphdefs]
+      if unknown:
+        raise ValueError(f"forward '{u.name}' differentiates '{unknown[0]}', which is not a network: {sorted(graphdefs)}")
+      continue
     for network in u.networks:
       if network not in optimizers:
         raise ValueError(f"update '{u.name}' moves '{network}', which has no optimizer; optimizers: {sorted(optimizers)}")
   names = [u.name for u in updates]
   if len(set(names)) != len(names):
     raise ValueError(f"two updates share the name {sorted(n for n in names if names.count(n) > 1)[0]!r}: give them names")
-  num_keys = sum(u.repeats for u in updates)
+  num_keys = sum(1 if isinstance(u, Forward) else u.repeats for u in updates)
   ema_schedule = as_schedule(ema_decay)
 
-  def apply_update(u: Update, params, rest, opt_state, aux, ctx: Context):
-    def loss_fn(moved):
+  def run_forward(f: Forward, params, rest, ctx: Context):
+    """The forward's outputs, the networks' state after it, and its vector-Jacobian product."""
+    def fn(moved):
       models = {
           name: nnx.merge(graphdefs[name], moved[name] if name in moved else params[name], rest[name], copy=True)
           for name in graphdefs
       }
-      loss, metrics, new_aux, has_aux = _split_outputs(u.objective(models, ctx), u)
+      return f.fn(models, ctx), _rest_of(models)
+
+    outputs, vjp, new_rest = jax.vjp(fn, {name: params[name] for name in f.networks}, has_aux=True)
+    return outputs, new_rest, vjp
+
+  def apply_update(u: Update, params, rest, opt_state, aux, ctx: Context, vjps):
+    # The forwards whose networks this update moves: differentiate through their outputs too.
+    through = {name: vjp for name, (networks, vjp) in vjps.items() if set(networks) & set(u.networks)}
+
+    def loss_fn(moved, shared_in):
+      models = {
+          name: nnx.merge(graphdefs[name], moved[name] if name in moved else params[name], rest[name], copy=True)
+          for name in graphdefs
+      }
+      out = u.objective(models, ctx.replace(shared={**ctx.shared, **shared_in}))
+      loss, metrics, new_aux, has_aux = _split_outputs(out, u)
       return loss, (dict(metrics), _rest_of(models), new_aux if has_aux else aux)
 
     moved = {name: params[name] for name in u.networks}
-    (loss, (metrics, new_rest, new_aux)), grads = jax.value_and_grad(loss_fn, has_aux=True)(moved)
+    shared_in = {name: ctx.shared[name] for name in through}
+    (loss, (metrics, new_rest, new_aux)), (grads, shared_grads) = jax.value_and_grad(
+        loss_fn, argnums=(0, 1), has_aux=True)(moved, shared_in)
+    for name, vjp in through.items():
+      (forward_grads,) = vjp(shared_grads[name])
+      for network in set(forward_grads) & set(grads):
+        grads[network] = jax.tree.map(jnp.add, grads[network], forward_grads[network])
     new_params, new_opt = dict(params), dict(opt_state)
     for name in u.networks:
       delta, new_opt[name] = optimizers[name].update(grads[name], opt_state[name], params[name])
@@ -151,10 +186,10 @@ def make_train_step(
       metrics[f"skipped/{u.name}"] = (~ok).astype(jnp.float32)
     return new_params, new_rest, new_opt, new_aux, metrics
 
-  def lazy_update(u: Update, params, rest, opt_state, aux, ctx: Context):
+  def lazy_update(u: Update, params, rest, opt_state, aux, ctx: Context, vjps):
     """``apply_update`` on the steps ``step % every == 0``; elsewhere the state as it was."""
     operands = (params, rest, opt_state, aux, ctx)
-    run = lambda ops: apply_update(u, *ops)
+    run = lambda ops: apply_update(u, *ops, vjps)
     shapes = jax.eval_shape(run, operands)[-1]
 
     def skip(ops):
@@ -171,13 +206,20 @@ def make_train_step(
     keys = jax.random.split(jax.random.fold_in(state.key, state.step), num_keys)
     params, rest, opt_state, aux = dict(state.params), dict(state.rest), dict(state.opt_state), state.aux
     metrics: dict[str, jax.Array] = {}
+    shared, vjps = {}, {}
     k = 0
     for u in updates:
+      if isinstance(u, Forward):
+        ctx = Context(step=state.step, key=keys[k], batch=batch, aux=aux, shared=dict(shared))
+        shared[u.name], rest, vjp = run_forward(u, params, rest, ctx)
+        vjps[u.name] = (u.networks, vjp)
+        k += 1
+        continue
       for r in range(u.repeats):
         sub_batch = jax.tree.map(lambda a: a[r], batch) if u.split_batch else batch
-        ctx = Context(step=state.step, key=keys[k], batch=sub_batch, aux=aux, every=u.every)
+        ctx = Context(step=state.step, key=keys[k], batch=sub_batch, aux=aux, every=u.every, shared=dict(shared))
         apply = apply_update if u.every == 1 else lazy_update
-        params, rest, opt_state, aux, m = apply(u, params, rest, opt_state, aux, ctx)
+        params, rest, opt_state, aux, m = apply(u, params, rest, opt_state, aux, ctx, vjps)
         metrics.update(m)
         k += 1
     ema = state.ema
