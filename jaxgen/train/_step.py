@@ -138,13 +138,15 @@ def make_train_step(
   num_keys = sum(1 if isinstance(u, Forward) else u.repeats for u in updates)
   ema_schedule = as_schedule(ema_decay)
 
+  def merged(params, rest, moved):
+    """Every network as a module, with the parameters being differentiated (``moved``) where given."""
+    return {name: nnx.merge(graphdefs[name], moved.get(name, params[name]), rest[name], copy=True)
+            for name in graphdefs}
+
   def run_forward(f: Forward, params, rest, ctx: Context):
     """The forward's outputs, the networks' state after it, and its vector-Jacobian product."""
     def fn(moved):
-      models = {
-          name: nnx.merge(graphdefs[name], moved[name] if name in moved else params[name], rest[name], copy=True)
-          for name in graphdefs
-      }
+      models = merged(params, rest, moved)
       return f.fn(models, ctx), _rest_of(models)
 
     outputs, vjp, new_rest = jax.vjp(fn, {name: params[name] for name in f.networks}, has_aux=True)
@@ -155,10 +157,7 @@ def make_train_step(
     through = {name: vjp for name, (networks, vjp) in vjps.items() if set(networks) & set(u.networks)}
 
     def loss_fn(moved, shared_in):
-      models = {
-          name: nnx.merge(graphdefs[name], moved[name] if name in moved else params[name], rest[name], copy=True)
-          for name in graphdefs
-      }
+      models = merged(params, rest, moved)
       out = u.objective(models, ctx.replace(shared={**ctx.shared, **shared_in}))
       loss, metrics, new_aux, has_aux = _split_outputs(out, u)
       return loss, (dict(metrics), _rest_of(models), new_aux if has_aux else aux)
