@@ -26,6 +26,8 @@ from jaxgen.losses._likelihoods import gaussian_log_likelihood
 from jaxgen.losses._likelihoods import gaussian_mixture_log_likelihood
 from jaxgen.losses._likelihoods import reconstruction_loss
 from jaxgen.losses._penalties import gradient_penalty
+from jaxgen.losses._penalties import orthogonal_regularization
+from jaxgen.losses._penalties import orthogonal_regularization_tree
 from jaxgen.losses._penalties import r1_penalty
 from jaxgen.losses._penalties import r2_penalty
 
@@ -51,6 +53,8 @@ __all__ = (
     "non_saturating_generator_loss",
     "optimal_discriminator",
     "optimal_discriminator_logit",
+    "orthogonal_regularization",
+    "orthogonal_regularization_tree",
     "r1_penalty",
     "r2_penalty",
     "reconstruction_loss",
