@@ -125,3 +125,28 @@ def test_batch_must_be_a_dict_with_x():
   step = train.make_train_step(graphdefs, optimizers, updates)
   with pytest.raises(ValueError, match="'x'"):
     step(state, jnp.asarray(_X))
+
+
+def test_orthogonal_regularisation_adds_beta_times_the_tree_penalty_to_each_network():
+  """BigGAN's ortho reg enters each network's loss as beta * R(weights), G's without the excluded parameters."""
+  from jaxgen import losses, objectives
+
+  models = {"generator": _Generator(rngs=nnx.Rngs(0)), "discriminator": _Discriminator(rngs=nnx.Rngs(1))}
+  ctx = objectives.Context(step=jnp.int32(0), key=jax.random.key(0), batch={"x": jnp.asarray(_X)}, aux=None)
+  plain = train.gan_updates(loss="hinge", latent_dim=None, sample_latent=_fixed_latent)
+  ortho = train.gan_updates(loss="hinge", latent_dim=None, sample_latent=_fixed_latent, generator_ortho=1e-2,
+                            discriminator_ortho=3e-2, ortho_exclude=("l1",))
+  d_plain, _ = plain[0].objective(models, ctx)
+  d_ortho, d_metrics = ortho[0].objective(models, ctx)
+  g_plain, _ = plain[1].objective(models, ctx)
+  g_ortho, g_metrics = ortho[1].objective(models, ctx)
+  r_d = losses.orthogonal_regularization_tree(nnx.state(models["discriminator"], nnx.Param), 1.0)
+  # G's first layer excluded: only l2's kernel counts (BatchNorm scales and biases have one axis).
+  r_g = losses.orthogonal_regularization(models["generator"].l2.kernel[...], 1.0)
+  # Differences of two losses: float32 cancellation, hence the tolerance.
+  np.testing.assert_allclose(d_ortho - d_plain, 3e-2 * r_d, rtol=1e-3)
+  np.testing.assert_allclose(g_ortho - g_plain, 1e-2 * r_g, rtol=1e-3)
+  np.testing.assert_allclose(g_metrics["g_ortho"], r_g, rtol=1e-6)
+  assert float(r_g) > 0 and float(d_metrics["d_ortho"]) > 0
+  with pytest.raises(ValueError, match="generator_ortho must be >= 0"):
+    train.gan_updates(loss="hinge", latent_dim=3, generator_ortho=-1.0)

@@ -43,6 +43,7 @@ def gan_updates_of(config, **kwargs):
   return train.gan_updates(
       loss=t.loss, k=t.k, latent_dim=config.model.latent_dim, augment=t.get("augment", ""),
       gradient_penalty=t.get("gradient_penalty"), r1_gamma=t.get("r1_gamma", 0.0), r2_gamma=t.get("r2_gamma", 0.0),
+      generator_ortho=t.get("generator_ortho", 0.0), discriminator_ortho=t.get("discriminator_ortho", 0.0),
       **kwargs)
 
 

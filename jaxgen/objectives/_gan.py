@@ -168,6 +168,9 @@ def gan_updates(
     r1_gamma: float = 0.0,
     r2_gamma: float = 0.0,
     augment: str = "",
+    generator_ortho: float = 0.0,
+    discriminator_ortho: float = 0.0,
+    ortho_exclude: Sequence[str] = (),
 ) -> list[Update]:
   r"""The updates of one GAN step: k discriminator updates, then one generator update.
 
@@ -197,6 +200,13 @@ def gan_updates(
   2020) applied to every image D sees, real and generated, in both updates;
   differentiable, so G learns through it.
 
+  Orthogonal regularisation (BigGAN, Brock et al. 2019, Section 3.1):
+  ``generator_ortho`` * R(G's weights) added to G's loss,
+  ``discriminator_ortho`` * R(D's weights) to D's, with R
+  ``losses.orthogonal_regularization_tree`` at beta = 1 (its gradient is the
+  reference's added gradient); ``ortho_exclude`` names G's parameters left out
+  (BigGAN: ``("shared",)``, the shared class embedding).
+
   Args:
     loss: a key of :data:`GAN_LOSSES`.
     k: discriminator updates per generator update (Algorithm 1).
@@ -215,6 +225,9 @@ def gan_updates(
     r1_gamma: R1 weight gamma (the penalty is gamma / 2 * E||grad||^2).
     r2_gamma: R2 weight gamma.
     augment: DiffAugment policy, e.g. ``"color,translation,cutout"`` ("" none).
+    generator_ortho: G's orthogonal-regularisation strength (BigGAN: 1e-4).
+    discriminator_ortho: D's (the reference's ``D_ortho``, default 0).
+    ortho_exclude: path names of G's parameters the regularisation skips.
 
   Returns:
     ``[discriminator update (repeats=k), generator update]``.
@@ -223,7 +236,8 @@ def gan_updates(
   D(x), D(G(z)); relativistic: sigmoid(C(x) - mean C(G(z))) and the converse)
   for logistic losses, ``critic_real``/``critic_fake`` (mean raw outputs) for
   the others; ``gradient_penalty``, ``r1``, ``r2`` (mean squared input
-  gradient norms, unweighted) when on; ``class_loss_real``,
+  gradient norms, unweighted) when on; ``g_ortho``, ``d_ortho`` (the
+  regularisation at beta = 1) when on; ``class_loss_real``,
   ``class_loss_fake``, ``class_acc_real``, ``class_acc_fake`` for AC heads.
 
   Example:
@@ -245,7 +259,8 @@ def gan_updates(
     sample_latent = lambda key, num: jax.random.normal(key, (num, *latent_shape))
   gp_weight = spec.gradient_penalty if gradient_penalty is None else float(gradient_penalty)
   for name, value in (("gradient_penalty", gp_weight), ("r1_gamma", r1_gamma), ("r2_gamma", r2_gamma),
-                      ("ac_weight", ac_weight)):
+                      ("ac_weight", ac_weight), ("generator_ortho", generator_ortho),
+                      ("discriminator_ortho", discriminator_ortho)):
     if not value >= 0:
       raise ValueError(f"{name} must be >= 0, got {value}")
   for name in (p.strip() for p in augment.split(",") if p.strip()):
@@ -323,6 +338,9 @@ def gan_updates(
       metrics.update(class_loss_real=jnp.mean(class_real), class_loss_fake=jnp.mean(class_fake),
                      class_acc_real=jnp.mean(jnp.argmax(real_classes, -1) == y),
                      class_acc_fake=jnp.mean(jnp.argmax(fake_classes, -1) == fake_y))
+    if discriminator_ortho > 0:
+      ortho = losses.orthogonal_regularization_tree(nnx.state(d, nnx.Param), 1.0)
+      d_loss, metrics["d_ortho"] = d_loss + discriminator_ortho * ortho, ortho
     metrics["d_loss"] = d_loss
     return d_loss, metrics
 
@@ -344,6 +362,9 @@ def gan_updates(
       class_fake = jnp.mean(_cross_entropy(fake_classes, fake_y))
       g_loss = g_loss + ac_weight * class_fake
       metrics["g_class_loss"] = class_fake
+    if generator_ortho > 0:
+      ortho = losses.orthogonal_regularization_tree(nnx.state(models[generator], nnx.Param), 1.0, ortho_exclude)
+      g_loss, metrics["g_ortho"] = g_loss + generator_ortho * ortho, ortho
     metrics["g_loss"] = g_loss
     return g_loss, metrics
 
