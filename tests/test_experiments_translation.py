@@ -139,15 +139,15 @@ def test_cyclegan_translates_both_directions(cyclegan_run, tmp_path):
 
 
 def test_images_are_padded_by_small_margins_and_resized_otherwise():
-  from jaxgen.experiment import _pix2pix
+  from jaxgen.experiment import _common
   x = np.random.default_rng(0).uniform(size=(3, 28, 28, 1)).astype(np.float32)
-  padded = _pix2pix.prepare_images(x, 32)
-  assert padded.shape == (3, 32, 32, 1) and np.array_equal(_pix2pix.to_classifier_input(padded, (28, 28, 1)), x)
+  padded = _common.prepare_images(x, 32)
+  assert padded.shape == (3, 32, 32, 1) and np.array_equal(_common.to_classifier_input(padded, (28, 28, 1)), x)
   digits = np.zeros((2, 8, 8, 1), np.float32)
   digits[:, 2:6, 3:5] = 1.0
-  grown = _pix2pix.prepare_images(digits, 16)  # resized, not padded: the stroke fills the same share of the image
+  grown = _common.prepare_images(digits, 16)  # resized, not padded: the stroke fills the same share of the image
   assert grown[:, 4:12, 6:10].mean() > 0.8 and grown[:, :, :4].max() < 0.1
-  assert np.abs(_pix2pix.to_classifier_input(grown, (8, 8, 1)) - digits).mean() < 0.1
+  assert np.abs(_common.to_classifier_input(grown, (8, 8, 1)) - digits).mean() < 0.1
 
 
 def test_bad_configs_fail_in_one_line():

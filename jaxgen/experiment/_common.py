@@ -289,16 +289,20 @@ def run_from_config(
 ):
   """``train.run_training`` with the run's knobs read from ``config.train``.
 
-  ``ema_networks`` get an EMA when ``config.train.ema_decay`` is set;
+  ``ema_networks`` get an EMA when ``config.train.ema_decay`` is set (from
+  step ``config.train.ema_start`` on when that is set: BigGAN's start step);
   ``seed`` defaults to ``config.seed``; ``aux`` is the initial auxiliary
   state (an image pool); ``config.allow_config_change`` lets a changed config
   resume the run. Returns ``(graphdefs, state)``.
   """
   t = config.train
+  ema_decay = t.ema_decay
+  if ema_decay is not None and t.get("ema_start") is not None:
+    ema_decay = train.ema_start(ema_decay, t.ema_start)
   return train.run_training(
       workdir=workdir, config=config, models=models, optimizers=optimizers, updates=updates, data=data,
       num_steps=num_steps, batch_shape=batch_shape, seed=config.seed if seed is None else seed, aux=aux,
-      ema_networks=ema_networks if t.ema_decay is not None else (), ema_decay=t.ema_decay,
+      ema_networks=ema_networks if t.ema_decay is not None else (), ema_decay=ema_decay,
       steps_per_call=min(t.steps_per_call, num_steps), unroll_steps=t.unroll_steps, num_devices=t.num_devices,
       checkpoint_every=t.checkpoint_every, checkpoint_every_minutes=t.checkpoint_every_minutes,
       keep_checkpoints=t.get("keep_checkpoints", 3) or None, compiler_options=compiler_options, hooks=hooks,
@@ -324,6 +328,30 @@ def steady_speed(workdir: str, steps_per_epoch: int | None = None) -> dict[str, 
   if steps_per_epoch is not None:
     out["epoch_seconds"] = steps_per_epoch / rate
   return out
+
+
+def _small_margin(small: int, large: int) -> bool:
+  """A side change by an even margin of at most a quarter: padding (MNIST 28 <-> 32), not resizing (8 <-> 16)."""
+  return small < large <= small + small // 4 and (large - small) % 2 == 0
+
+
+def prepare_images(images: np.ndarray, side: int) -> np.ndarray:
+  """Digits to the experiment's square side: zero-padded by a small margin (MNIST 28 -> 32), resized otherwise."""
+  h = images.shape[1]
+  if h == side:
+    return images
+  return data.pad_to(images, side) if _small_margin(h, side) else data.resize(images, side)
+
+
+def to_classifier_input(images: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+  """The inverse of :func:`prepare_images`: the classifier's own image size (centre crop or resize)."""
+  side, h = shape[0], images.shape[1]
+  if h == side:
+    return images
+  if _small_margin(side, h):
+    m = (h - side) // 2
+    return images[:, m:m + side, m:m + side]
+  return data.resize(images, side)
 
 
 # Results files are written whole or not at all, as the training core writes its own.

@@ -36,8 +36,8 @@ from flax import nnx
 
 from jaxgen import data, metrics, plot, train
 from jaxgen.experiment._cgan import names_of
-from jaxgen.experiment._common import check_experiment_config, make_optimizer, run_from_config, steady_speed, write_json
-from jaxgen.experiment._pix2pix import to_classifier_input
+from jaxgen.experiment._common import (check_experiment_config, make_optimizer, run_from_config, steady_speed,
+                                       to_classifier_input, write_json)
 from jaxgen.models import build_models, model_hparams, translate_images
 from jaxgen.objectives import TRANSLATION_LOSSES, cyclegan_aux_init, cyclegan_updates
 

@@ -40,7 +40,8 @@ from flax import nnx
 
 from jaxgen import data, metrics, plot, train
 from jaxgen.experiment._cgan import names_of
-from jaxgen.experiment._common import check_experiment_config, make_optimizer, run_from_config, steady_speed, write_json
+from jaxgen.experiment._common import (check_experiment_config, make_optimizer, prepare_images, run_from_config,
+                                       steady_speed, to_classifier_input, write_json)
 from jaxgen.models import build_models, model_hparams, translate_images
 from jaxgen.objectives import TRANSLATION_LOSSES, pix2pix_updates
 
@@ -103,30 +104,6 @@ def _run_config(config, name: str, task: str):
   c.data.task = task
   del c.train.losses, c.train.discriminators, c.data.tasks
   return c
-
-
-def _small_margin(small: int, large: int) -> bool:
-  """A side change by an even margin of at most a quarter: padding (MNIST 28 <-> 32), not resizing (8 <-> 16)."""
-  return small < large <= small + small // 4 and (large - small) % 2 == 0
-
-
-def prepare_images(images: np.ndarray, side: int) -> np.ndarray:
-  """Digits to the experiment's square side: zero-padded by a small margin (MNIST 28 -> 32), resized otherwise."""
-  h = images.shape[1]
-  if h == side:
-    return images
-  return data.pad_to(images, side) if _small_margin(h, side) else data.resize(images, side)
-
-
-def to_classifier_input(images: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-  """The inverse of :func:`prepare_images`: the classifier's own image size (centre crop or resize)."""
-  side, h = shape[0], images.shape[1]
-  if h == side:
-    return images
-  if _small_margin(side, h):
-    m = (h - side) // 2
-    return images[:, m:m + side, m:m + side]
-  return data.resize(images, side)
 
 
 def histogram_intersection(a: np.ndarray, b: np.ndarray, bins: int = HISTOGRAM_BINS) -> float:
