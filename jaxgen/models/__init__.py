@@ -1,6 +1,6 @@
 """Flax NNX models of jaxgen; importing this package registers every model family by name.
 
-Families: "vae", "conv_vae", "autoencoder", "lenet", "gan_mlp", "toy_gan", "gan_1d", "dcgan", "cgan", and the
+Families: "vae", "conv_vae", "autoencoder", "lenet", "gan_mlp", "toy_gan", "gan_1d", "dcgan", "cgan", "biggan", and the
 image-to-image "pix2pix" (U-Net generator, conditional PatchGAN) and "cyclegan" (two ResNet generators, two
 PatchGANs), which register a ``translate`` instead of a ``sample``.
 """
@@ -15,6 +15,9 @@ from jaxgen.models._registry import register_model
 from jaxgen.models._registry import translate_images
 from jaxgen.models.autoencoder import Autoencoder
 from jaxgen.models.autoencoder import AutoencoderConfig
+from jaxgen.models.biggan import BigGANConfig
+from jaxgen.models.biggan import BigGANDiscriminator
+from jaxgen.models.biggan import BigGANGenerator
 from jaxgen.models.cgan import CGANConfig
 from jaxgen.models.cgan import ConditionalBatchNorm
 from jaxgen.models.cgan import ConditionalDiscriminator
@@ -50,6 +53,9 @@ __all__ = [
     "VAE",
     "Autoencoder",
     "AutoencoderConfig",
+    "BigGANConfig",
+    "BigGANDiscriminator",
+    "BigGANGenerator",
     "CGANConfig",
     "ConditionalBatchNorm",
     "ConditionalDiscriminator",
