@@ -2,6 +2,7 @@
 
     python -m jaxgen.sample --workdir RUN [--num 64] [--seed S] [--out grid.png]
         [--step N] [--no_ema] [--batch_size 256] [--save_npy samples.npy] [--label Y]
+        [--truncation T]
 
 The networks are restored by :func:`jaxgen.train.restore_models` (rebuilt
 from ``RUN/config.json`` through the model registry, with their parameters,
@@ -10,7 +11,9 @@ other state and EMA weights read from the checkpoint). Samples are drawn
 images (N, H, W, C) go to a PNG grid, 2-D points to a scatter plot, 1-D
 points (N, 1) (e.g. ``gan_1d``) to a histogram. A conditional run (its
 config has ``model.num_classes``) draws ``--label`` only, or by default a
-grid with one row per class. With
+grid with one row per class. ``--truncation T`` samples with the truncation
+trick where the family has one (BigGAN: latent entries redrawn into
+[-T, T]). With
 ``--save_npy`` every sample is written to a memory-mapped ``.npy``, so a large
 ``--num`` needs memory for one batch and the grid only.
 """
@@ -18,6 +21,7 @@ grid with one row per class. With
 from __future__ import annotations
 
 import argparse
+import inspect
 import math
 import os
 import sys
@@ -45,13 +49,16 @@ def draw_samples(
     out: np.ndarray | None = None,
     keep: int | None = None,
     labels: np.ndarray | None = None,
+    truncation: float | None = None,
 ) -> np.ndarray:
   """Draws ``num`` samples ``batch_size`` at a time with the registered ``sample`` function.
 
   Batch ``i`` uses ``fold_in(key, i)``. Samples go to ``out`` (e.g. a
   memory-mapped array) when given; the first ``keep`` (default all) are
   returned. ``labels`` ``(num,)``: the class of each sample, for a
-  conditional family (its ``sample`` takes ``labels=``).
+  conditional family (its ``sample`` takes ``labels=``). ``truncation``: the
+  truncation trick at sampling time, for a family whose ``sample`` takes
+  ``truncation=`` (BigGAN: latents redrawn into [-t, t]).
   """
   if num < 1:
     raise ValueError(f"--num must be >= 1, got {num}")
@@ -63,12 +70,16 @@ def draw_samples(
       raise SampleError(f"model '{spec.name}' translates images rather than sampling them: use python -m jaxgen.translate "
                   "--workdir RUN --input FOLDER --out DIR (its experiment measures the translations)")
     raise SampleError(f"model '{spec.name}' registered no sample function: it cannot be sampled from")
+  if truncation is not None and "truncation" not in inspect.signature(spec.sample).parameters:
+    raise SampleError(f"--truncation: model '{spec.name}' has no truncation trick (its sample() takes no truncation)")
   keep = num if keep is None else min(keep, num)
   kept = []
   done = 0
   for i in range(math.ceil(num / batch_size)):
     n = min(batch_size, num - done)
     kwargs = {} if labels is None else {"labels": np.asarray(labels[done:done + n])}
+    if truncation is not None:
+      kwargs["truncation"] = truncation
     batch = np.asarray(spec.sample(models, jax.random.fold_in(key, i), n, config, **kwargs))
     if batch.shape[0] != n:
       raise SampleError(f"sample() of '{spec.name}' returned {batch.shape[0]} samples, {n} asked")
@@ -127,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument("--save_npy", default=None, help="also write all samples to this .npy file")
   parser.add_argument("--label", type=int, default=None,
                       help="class of every sample (conditional runs; default one row per class)")
+  parser.add_argument("--truncation", type=float, default=None,
+                      help="truncation trick: latent entries redrawn into [-T, T] (BigGAN; default none)")
   args = parser.parse_args(argv)
   try:
     if args.num < 1:
@@ -141,10 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.save_npy:
       # Shape and dtype from one sample, then every batch written straight to disk.
       probe = draw_samples(models, config, num=1, key=jax.random.key(0), batch_size=1,
-                           labels=None if labels is None else labels[:1])
+                           labels=None if labels is None else labels[:1], truncation=args.truncation)
       out = np.lib.format.open_memmap(args.save_npy, mode="w+", dtype=probe.dtype, shape=(num, *probe.shape[1:]))
     grid = draw_samples(models, config, num=num, key=key, batch_size=args.batch_size, out=out, keep=args.max_grid,
-                        labels=labels)
+                        labels=labels, truncation=args.truncation)
     if out is not None:
       out.flush()
       del out
