@@ -10,6 +10,13 @@ benchmark then needs no download.
 The conditional GANs (``cgan_projection``, ``cgan_ac``) have no PyTorch peer
 (:data:`TORCH_PEERS` lists the cases that do): their rows time jaxgen alone.
 
+BigGAN takes k = 2 discriminator steps per generator step, each on its own
+real minibatch (the step's batch has a leading axis k). The harness gathers
+one minibatch of indices per step, so :func:`build_jax` stores the stream with
+k examples per index, example i and example perm_j(i) of fixed random
+permutations (:func:`_k_minibatches`): each step still gathers k batches of
+examples, and the step gets them as ``(k, batch, ...)``.
+
 The translation models train on image pairs: Pix2pix on one stream of aligned
 pairs ``{"pair": {"a": inputs, "b": targets}}``, CycleGAN on two unpaired
 streams ``"a"`` and ``"b"`` and an auxiliary state (its two 50-image pools of
@@ -98,17 +105,28 @@ HPARAMS: dict[str, dict[str, Any]] = {
         discriminator="patch70", norm="instance", loss="least_squares", cycle_weight=10.0, identity=0.5,
         pool_size=50, lr=2e-4, b1=0.5, b2=0.999,
     ),
+    # BigGAN, experiments/biggan's "mnist" preset (its batch 64 per D step): 32x32x1, 10 classes, ch 32 (every
+    # G block 128 wide: 4x4 -> 8 -> 16 -> 32; D 32 -> 16 -> 8, 8, 8), z 64 in 4 chunks of 16, shared embedding
+    # 32, self-attention after the blocks of side 16 (G's second, D's first), SN everywhere but G's shared
+    # embedding; hinge loss, k = 2 D steps on 2 real minibatches per G step, orthogonal regularisation 1e-4
+    # of G's weights (the shared embedding left out), Adam (0, 0.999) with G 1e-4 and D 4e-4. As the cgan
+    # rows, no EMA of G (the experiment keeps one, from a quarter of its run).
+    "biggan": dict(
+        image_shape=(32, 32, 1), num_classes=10, ch=32, latent_dim=64, shared_dim=32, hierarchical=True,
+        attention=(16,), init="ortho", bn_eps=1e-5, batch_norm_momentum=0.9, sn_eps=1e-6, loss="hinge", k=2,
+        generator_ortho=1e-4, generator_lr=1e-4, discriminator_lr=4e-4, b1=0.0, b2=0.999,
+    ),
 }
 
 MODEL_NAMES = tuple(HPARAMS)
 
 # The cases with a PyTorch peer in benchmarks/peers/torch_models.py; the others are timed in jaxgen only.
-TORCH_PEERS = ("ae", "vae", "conv_vae", "gan_mlp", "dcgan", "toy_gan", "pix2pix", "cyclegan")
+TORCH_PEERS = ("ae", "vae", "conv_vae", "gan_mlp", "dcgan", "toy_gan", "pix2pix", "cyclegan", "biggan")
 
 # Convolutional models: XLA's CPU backend runs convolutions several times slower
 # inside a loop body, so their K steps are unrolled (few, to bound compile time).
 UNROLLED = {"conv_vae": 4, "dcgan": 2, "cgan_projection": 2, "cgan_ac": 2, "pix2pix": 2, "cyclegan": 2,
-            **{name: 2 for name in HPARAMS if name.startswith("gan_loss_")}}
+            "biggan": 2, **{name: 2 for name in HPARAMS if name.startswith("gan_loss_")}}
 
 # The image-translation cases: their streams and networks come from the models' own builders.
 TRANSLATION = ("pix2pix", "cyclegan")
@@ -122,7 +140,8 @@ class JaxSetup:
     step: pure ``step(state, batch) -> (state, metrics)``.
     state: the initial :class:`jaxgen.train.TrainState`.
     data: one stream: its name -> a pytree of host arrays, leading axis = examples.
-    examples_per_step: real examples consumed by one step (the batch size).
+    examples_per_step: real examples consumed by one step (the batch size; k batches for a GAN whose k
+      discriminator steps take a minibatch each).
   """
 
   step: Callable
@@ -219,6 +238,12 @@ def build_modules(name: str, rngs: nnx.Rngs, compute_dtype: str = "float32") -> 
     fields = {f.name for f in dataclasses.fields(CGANConfig)}
     cfg = CGANConfig(**{k: v for k, v in hp.items() if k in fields}, compute_dtype=dt)
     return {"generator": ConditionalGenerator(cfg, rngs=rngs), "discriminator": ConditionalDiscriminator(cfg, rngs=rngs)}
+  if name == "biggan":
+    from jaxgen.models.biggan import BigGANConfig, BigGANDiscriminator, BigGANGenerator
+
+    fields = {f.name for f in dataclasses.fields(BigGANConfig)}
+    cfg = BigGANConfig(**{k: v for k, v in hp.items() if k in fields}, compute_dtype=dt)
+    return {"generator": BigGANGenerator(cfg, rngs=rngs), "discriminator": BigGANDiscriminator(cfg, rngs=rngs)}
   if name in TRANSLATION:
     import importlib
     import types
@@ -252,6 +277,10 @@ def _updates(name: str):
     from jaxgen.objectives import cyclegan_updates
 
     return cyclegan_updates(loss=hp["loss"], cycle_weight=hp["cycle_weight"], identity=hp["identity"])
+  if name == "biggan":
+    # The shared class embedding is left out of the orthogonal regularisation, as in the reference.
+    return train.gan_updates(loss=hp["loss"], k=hp["k"], latent_dim=hp["latent_dim"], num_classes=hp["num_classes"],
+                             generator_ortho=hp["generator_ortho"], ortho_exclude=("shared",))
   if "num_classes" in hp:
     # The conditional GANs: hinge loss, labels of generated images uniform over the classes.
     return train.gan_updates(loss="hinge", k=1, latent_dim=hp["latent_dim"], num_classes=hp["num_classes"])
@@ -267,7 +296,7 @@ def build_jax(name: str, batch_size: int, num_examples: int, compute_dtype: str 
 
   hp = HPARAMS[name]
   models = build_modules(name, nnx.Rngs(0), compute_dtype)
-  optimizers = {network: optax.adam(hp["lr"], b1=hp["b1"], b2=hp["b2"]) for network in models}
+  optimizers = {network: optax.adam(learning_rate(hp, network), b1=hp["b1"], b2=hp["b2"]) for network in models}
   aux = None
   if name == "cyclegan":
     from jaxgen.objectives import cyclegan_aux_init
@@ -280,10 +309,41 @@ def build_jax(name: str, batch_size: int, num_examples: int, compute_dtype: str 
   if len(data) > 1:
     # The harness gathers one stream: the streams travel as one and are unpacked for the objectives.
     step, data = _as_one_stream(step, "".join(data)), {"".join(data): data}
+  k = hp.get("k", 1)
+  if k > 1:
+    step, data = _k_minibatches(step, data, k)
   # jaxgen's compiler options, as its experiments pass them (the VAE family: XLA's own dots).
   options = train.compiler_options(ynnpack_dots=name not in ("ae", "vae", "conv_vae"))
-  return JaxSetup(step, state, data, batch_size,
+  return JaxSetup(step, state, data, k * batch_size,
                   unroll=name in UNROLLED, max_k=UNROLLED.get(name), compiler_options=options)
+
+
+def learning_rate(hp: dict[str, Any], network: str) -> float:
+  """The learning rate of ``network``: its own ``<network>_lr`` (BigGAN's G and D differ), else the case's ``lr``."""
+  return hp[f"{network}_lr"] if f"{network}_lr" in hp else hp["lr"]
+
+
+def _k_minibatches(step: Callable, data: dict[str, Any], k: int, seed: int = 0) -> tuple[Callable, dict[str, Any]]:
+  """``step`` fed k minibatches ``(k, batch, ...)`` by the harness's one gathered batch.
+
+  Row i of the returned stream holds k examples: i and perm_j(i) for fixed
+  random permutations perm_1 .. perm_{k-1} of the examples, so a batch of
+  random indices brings k minibatches, each a random draw of the examples
+  (on synthetic data as good as k independent draws: the work is the same).
+  The wrapped step moves the k axis first, the layout ``gan_updates`` splits
+  over its k discriminator updates.
+  """
+  import jax.numpy as jnp
+
+  (num,) = {x.shape[0] for x in jax.tree.leaves(data)}
+  rng = np.random.default_rng(seed)
+  orders = [np.arange(num)] + [rng.permutation(num) for _ in range(k - 1)]
+  packed = jax.tree.map(lambda a: np.stack([a[order] for order in orders], axis=1), data)
+
+  def k_batch_step(state, batch):
+    return step(state, jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), batch))
+
+  return k_batch_step, packed
 
 
 def _as_one_stream(step: Callable, stream: str) -> Callable:

@@ -41,7 +41,7 @@ import time
 
 MODEL_NAMES = ("ae", "vae", "conv_vae", "gan_mlp", "dcgan", "toy_gan", "cgan_projection", "cgan_ac",
                "gan_loss_non_saturating", "gan_loss_least_squares", "gan_loss_wgan_gp", "gan_loss_hinge",
-               "gan_loss_non_saturating_r1", "pix2pix", "cyclegan")
+               "gan_loss_non_saturating_r1", "pix2pix", "cyclegan", "biggan")
 # jaxgen.models._precision.COMPUTE_DTYPES, spelled out so that parsing flags does not start JAX.
 COMPUTE_DTYPES = ("float32", "bfloat16")
 

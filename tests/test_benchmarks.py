@@ -68,6 +68,7 @@ def test_model_lists_agree():
   assert step.parse_args(["--models", "pix2pix,cyclegan"]).models == list(TRANSLATION)
   assert set(TRANSLATION) <= set(_cases.TORCH_PEERS)  # both have a PyTorch peer
   assert all(_cases.UNROLLED[name] == 2 for name in TRANSLATION)  # convolutional: unrolled like dcgan
+  assert "biggan" in _cases.TORCH_PEERS and _cases.UNROLLED["biggan"] == 2
 
 
 def test_bad_arguments_are_rejected():
@@ -321,3 +322,94 @@ def test_loss_study_rows_step_with_their_penalty(name, penalty):
   batch = jax.tree.map(lambda a: a[np.arange(4)], setup.data)
   _, metrics = jax.jit(setup.step)(setup.state, batch)
   assert penalty in metrics and np.isfinite(float(metrics[penalty])) and float(metrics[penalty]) > 0
+
+
+# ---- BigGAN ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_biggan(monkeypatch):
+  # ch 4 (16-channel blocks, attention's C / 8 = 2), z 8 in 4 chunks: the case's code paths at a fraction of
+  # the compile time. Side 32: the peer has the reference's 32 and 64 architectures only.
+  monkeypatch.setitem(_cases.HPARAMS, "biggan", dict(_cases.HPARAMS["biggan"], ch=4, latent_dim=8, shared_dim=4))
+
+
+def test_biggan_row_is_the_mnist_preset_train_step():
+  from experiments.biggan import config as biggan_config
+
+  c = biggan_config.get_config("mnist")
+  hp = _cases.HPARAMS["biggan"]
+  for key in ("image_shape", "num_classes", "ch", "latent_dim", "shared_dim", "hierarchical", "attention", "init",
+              "bn_eps", "batch_norm_momentum", "sn_eps"):
+    assert hp[key] == c.model[key], key
+  assert (hp["loss"], hp["k"], hp["b1"], hp["b2"]) == (c.train.loss, c.train.k, c.train.b1, c.train.b2)
+  assert hp["generator_ortho"] == max(c.train.ortho_betas)
+  assert _cases.learning_rate(hp, "generator") == c.train.generator_learning_rate == 1e-4
+  assert _cases.learning_rate(hp, "discriminator") == c.train.discriminator_learning_rate == 4e-4
+  assert _cases.learning_rate(_cases.HPARAMS["dcgan"], "generator") == 2e-4  # one lr for both elsewhere
+
+
+@pytest.mark.skipif("not _torch_available()")
+def test_biggan_peer_networks_have_jaxgens_parameter_counts():
+  from benchmarks.peers import torch_models
+
+  models = nnx.eval_shape(lambda: _cases.build_modules("biggan", nnx.Rngs(0)))
+  jax_counts = [_cases.num_parameters(nnx.state(models[n], nnx.Param)) for n in ("generator", "discriminator")]
+  torch_counts = [sum(p.numel() for p in m.parameters() if p.requires_grad)
+                  for m in torch_models.build_models("biggan")]
+  # Trainable parameters only: the spectral-norm vectors and BatchNorm statistics are state in both.
+  assert jax_counts == torch_counts == [1_065_794, 1_073_026]
+
+
+@pytest.mark.skipif("not _torch_available()")
+def test_biggan_peer_orthogonal_gradient_is_jaxgens_regulariser_gradient():
+  import jax
+  import numpy as np
+  import torch
+
+  from benchmarks.peers import torch_models
+  from jaxgen import losses
+
+  rng = np.random.default_rng(0)
+  conv = rng.normal(size=(6, 4, 3, 3)).astype(np.float32)  # PyTorch (out, in, kh, kw)
+  linear = rng.normal(size=(5, 7)).astype(np.float32)  # PyTorch (out, in)
+  got = torch_models.orthogonal_gradients([torch.from_numpy(conv), torch.from_numpy(linear)], beta=1e-4)
+  for w, flax_w, back in ((conv, conv.transpose(2, 3, 1, 0), (3, 2, 0, 1)), (linear, linear.T, (1, 0))):
+    want = jax.grad(lambda v: losses.orthogonal_regularization(v, beta=1e-4))(flax_w)
+    np.testing.assert_allclose(got.pop(0).numpy(), np.asarray(want).transpose(back), rtol=1e-5, atol=1e-9)
+
+
+def test_biggan_case_steps_on_k_minibatches_of_the_dataset(tiny_biggan):
+  import jax
+  import numpy as np
+
+  setup = _cases.build_jax("biggan", batch_size=4, num_examples=16)
+  assert setup.unroll and setup.max_k == 2 and setup.examples_per_step == 2 * 4
+  (stream, data), = setup.data.items()
+  raw = _cases.synthetic_data("biggan", 16)[stream]
+  # Row i holds 2 examples of the dataset, with their labels: i, and i's image under a permutation.
+  assert data["x"].shape == (16, 2, 32, 32, 1) and data["y"].shape == (16, 2)
+  np.testing.assert_array_equal(data["x"][:, 0], raw["x"])
+  order = [int(np.flatnonzero((raw["x"] == image).all(axis=(1, 2, 3)))[0]) for image in data["x"][:, 1]]
+  assert sorted(order) == list(range(16)) and order != list(range(16))
+  np.testing.assert_array_equal(data["y"][:, 1], raw["y"][order])
+  batch = {stream: jax.tree.map(lambda a: a[np.arange(4)], data)}
+  state, metrics = jax.jit(setup.step)(setup.state, batch)
+  assert int(state.step) == 1
+  assert {"d_loss", "g_loss", "critic_real", "critic_fake", "g_ortho"} <= set(metrics)
+  assert float(metrics["g_ortho"]) > 0
+  for key, value in metrics.items():
+    assert np.all(np.isfinite(np.asarray(value))), key
+
+
+def test_quick_run_times_biggan_with_its_peer(tiny_biggan):
+  peers = "eager" if _torch_available() else "none"
+  result = step.main(["--models", "biggan", "--batch_sizes", "4", "--quick", "--peers", peers, "--torch_threads", "1"])
+  row, = result["results"]
+  assert row["model"] == "biggan" and row["flops_per_step"] > 0
+  models = nnx.eval_shape(lambda: _cases.build_modules("biggan", nnx.Rngs(0)))
+  assert row["num_parameters"] == _cases.num_parameters(nnx.state(models, nnx.Param))
+  expected = {"jaxgen_scan", "jaxgen_step"} | ({"torch_eager"} if peers == "eager" else set())
+  assert set(row["contenders"]) == expected
+  if peers == "eager":
+    assert row["ratio_torch_eager"] > 0

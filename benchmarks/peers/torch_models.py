@@ -23,6 +23,16 @@ and the skip inputs of jaxgen's U-Net; the reference's in-place LeakyReLU,
 which also rectifies the skip copy, is not reproduced). The CycleGAN pool is
 the reference's ``util/image_pool.py`` rule on a tensor buffer, the batch
 processed at once with the same outcome as its image-by-image loop.
+
+The BigGAN peer is ajbrock/BigGAN-PyTorch's ``Generator`` and ``Discriminator``
+(``BigGAN.py``, ``layers.py``) with jaxgen's block plan and attention places,
+PyTorch's own ``spectral_norm`` parametrization in place of the reference's SN
+layers (one power iteration per training forward, as both), and the
+reference's ``train_fns.py`` step: k discriminator updates on k real
+minibatches, then a generator update whose gradients get the orthogonal
+regularisation's term added (``utils.ortho``). D judges real and generated
+images in two calls, as jaxgen's objective does (the reference concatenates
+them into one call of twice the batch).
 """
 
 from __future__ import annotations
@@ -36,12 +46,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmarks._cases import HPARAMS, synthetic_data
+from benchmarks._cases import HPARAMS, learning_rate, synthetic_data
 from jaxgen.models._precision import check_compute_dtype
 
 
-def _adam(params, hp):
-  return torch.optim.Adam(params, lr=hp["lr"], betas=(hp["b1"], hp["b2"]), eps=1e-8)
+def _adam(params, hp, lr: float | None = None):
+  return torch.optim.Adam(params, lr=hp["lr"] if lr is None else lr, betas=(hp["b1"], hp["b2"]), eps=1e-8)
 
 
 def _nchw(images: np.ndarray) -> torch.Tensor:
@@ -467,6 +477,243 @@ def _cyclegan_step(g_ab, g_ba, d_a, d_b, hp, device):
   return step
 
 
+# ---- BigGAN ---------------------------------------------------------------------------------------------
+
+
+def _biggan_plans(hp) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, bool, int]]]:
+  """G's blocks (in, out, output side) and D's (in, out, downsample, output side): ``G_arch`` / ``D_arch`` at 32, 64.
+
+  The sides are the blocks' true output sides (the reference labels all of ``D_arch[32]``'s blocks 16),
+  which is where jaxgen puts attention.
+  """
+  (side, _, channels), c = hp["image_shape"], hp["ch"]
+  if side == 32:
+    g = [(4 * c, 4 * c, s) for s in (8, 16, 32)]
+    d_outs, d_down = [4 * c] * 4, [True, True, False, False]
+  elif side == 64:
+    g = [(c * a, c * b, s) for a, b, s in zip((16, 16, 8, 4), (16, 8, 4, 2), (8, 16, 32, 64))]
+    d_outs, d_down = [c * m for m in (1, 2, 4, 8, 16)], [True] * 4 + [False]
+  else:
+    raise ValueError(f"the BigGAN peer has the reference's 32 and 64 architectures, not side {side}")
+  d, in_ch = [], channels
+  for out, down in zip(d_outs, d_down):
+    side //= 2 if down else 1
+    d.append((in_ch, out, down, side))
+    in_ch = out
+  return g, d
+
+
+def _init_weight(layer: nn.Module, hp) -> nn.Module:
+  """The reference's init of a conv, linear or embedding weight (``G_init`` "ortho" or "N02"); biases as PyTorch's."""
+  if hp["init"] == "ortho":
+    nn.init.orthogonal_(layer.weight)
+  else:
+    nn.init.normal_(layer.weight, 0.0, 0.02)
+  return layer
+
+
+def _sn(layer: nn.Module, hp) -> nn.Module:
+  """``layer`` initialised as the reference does, spectrally normalised (one power iteration per training call)."""
+  return torch.nn.utils.parametrizations.spectral_norm(_init_weight(layer, hp), eps=hp["sn_eps"])
+
+
+def _bn_momentum(hp) -> float:
+  return 1.0 - hp["batch_norm_momentum"]  # flax keeps momentum of the old statistic, PyTorch weighs the new
+
+
+class ConditionalBatchNorm(nn.Module):
+  """The reference's ``ccbn``: BN without affine, times 1 + W_g cond, plus W_b cond (SN linears, no bias)."""
+
+  def __init__(self, channels: int, cond_features: int, hp):
+    super().__init__()
+    self.norm = nn.BatchNorm2d(channels, eps=hp["bn_eps"], momentum=_bn_momentum(hp), affine=False)
+    self.gain = _sn(nn.Linear(cond_features, channels, bias=False), hp)
+    self.bias = _sn(nn.Linear(cond_features, channels, bias=False), hp)
+
+  def forward(self, x, cond):
+    gain = 1 + self.gain(cond)
+    return self.norm(x) * gain[:, :, None, None] + self.bias(cond)[:, :, None, None]
+
+
+class SelfAttention(nn.Module):
+  """The reference's ``Attention``: x + gamma * o(g beta), phi and g max-pooled 2x2, gamma from 0, no biases."""
+
+  def __init__(self, channels: int, hp):
+    super().__init__()
+    self.theta = _sn(nn.Conv2d(channels, channels // 8, 1, bias=False), hp)
+    self.phi = _sn(nn.Conv2d(channels, channels // 8, 1, bias=False), hp)
+    self.g = _sn(nn.Conv2d(channels, channels // 2, 1, bias=False), hp)
+    self.o = _sn(nn.Conv2d(channels // 2, channels, 1, bias=False), hp)
+    self.gamma = nn.Parameter(torch.zeros(()))
+
+  def forward(self, x):
+    b, c, h, w = x.shape
+    theta = self.theta(x).flatten(2)  # (B, C/8, HW)
+    phi = F.max_pool2d(self.phi(x), 2).flatten(2)  # (B, C/8, HW/4)
+    g = F.max_pool2d(self.g(x), 2).flatten(2)  # (B, C/2, HW/4)
+    beta = F.softmax(torch.bmm(theta.transpose(1, 2), phi), -1)  # (B, HW, HW/4)
+    return x + self.gamma * self.o(torch.bmm(g, beta.transpose(1, 2)).view(b, c // 2, h, w))
+
+
+class GBlock(nn.Module):
+  """relu(ccbn_1) -> nearest 2x -> conv 3x3 -> relu(ccbn_2) -> conv 3x3, plus conv 1x1 of the upsampled input."""
+
+  def __init__(self, in_ch: int, out_ch: int, cond_features: int, hp):
+    super().__init__()
+    self.bn1 = ConditionalBatchNorm(in_ch, cond_features, hp)
+    self.conv1 = _sn(nn.Conv2d(in_ch, out_ch, 3, padding=1), hp)
+    self.bn2 = ConditionalBatchNorm(out_ch, cond_features, hp)
+    self.conv2 = _sn(nn.Conv2d(out_ch, out_ch, 3, padding=1), hp)
+    self.conv_sc = _sn(nn.Conv2d(in_ch, out_ch, 1), hp)  # every block upsamples: the shortcut is learnable
+
+  def forward(self, x, cond):
+    h = F.interpolate(F.relu(self.bn1(x, cond)), scale_factor=2)
+    h = self.conv2(F.relu(self.bn2(self.conv1(h), cond)))
+    return h + self.conv_sc(F.interpolate(x, scale_factor=2))
+
+
+class DBlock(nn.Module):
+  """[relu] -> conv 3x3 -> relu -> conv 3x3 -> [avg pool 2], plus the shortcut (conv 1x1 and pool, when needed)."""
+
+  def __init__(self, in_ch: int, out_ch: int, *, preactivation: bool, downsample: bool, hp):
+    super().__init__()
+    self.preactivation, self.downsample = preactivation, downsample
+    self.conv1 = _sn(nn.Conv2d(in_ch, out_ch, 3, padding=1), hp)
+    self.conv2 = _sn(nn.Conv2d(out_ch, out_ch, 3, padding=1), hp)
+    self.conv_sc = _sn(nn.Conv2d(in_ch, out_ch, 1), hp) if in_ch != out_ch or downsample else None
+
+  def shortcut(self, x):
+    if self.conv_sc is None:
+      return x
+    if self.preactivation:  # conv then pool; the first block pools then convolves (cheaper, same function)
+      x = self.conv_sc(x)
+      return F.avg_pool2d(x, 2) if self.downsample else x
+    return self.conv_sc(F.avg_pool2d(x, 2) if self.downsample else x)
+
+  def forward(self, x):
+    h = F.relu(x) if self.preactivation else x
+    h = self.conv2(F.relu(self.conv1(h)))
+    if self.downsample:
+      h = F.avg_pool2d(h, 2)
+    return h + self.shortcut(x)
+
+
+class BigGANGenerator(nn.Module):
+  """G(z, y): shared embedding (no SN), hierarchical z, SN linear to 4x4, GBlocks (+ attention), BN-relu-conv-tanh."""
+
+  def __init__(self, hp):
+    super().__init__()
+    plan, _ = _biggan_plans(hp)
+    self.num_chunks = len(plan) + 1 if hp["hierarchical"] else 1
+    self.chunk = hp["latent_dim"] // self.num_chunks
+    self.hierarchical = hp["hierarchical"]
+    # Not spectrally normalised (the reference: SN on this embedding cripples G).
+    self.shared = _init_weight(nn.Embedding(hp["num_classes"], hp["shared_dim"]), hp)
+    self.linear = _sn(nn.Linear(self.chunk, 4 * 4 * plan[0][0]), hp)
+    cond = hp["shared_dim"] + (self.chunk if self.hierarchical else 0)
+    self.blocks = nn.ModuleList([GBlock(i, o, cond, hp) for i, o, _ in plan])
+    self.attention = nn.ModuleList(
+        [SelfAttention(o, hp) if s in hp["attention"] else nn.Identity() for _, o, s in plan])
+    out = plan[-1][1]
+    self.output_norm = nn.BatchNorm2d(out, eps=hp["bn_eps"], momentum=_bn_momentum(hp))
+    self.output_conv = _sn(nn.Conv2d(out, hp["image_shape"][-1], 3, padding=1), hp)
+
+  def forward(self, z, y):
+    e = self.shared(y)
+    if self.hierarchical:
+      first, *rest = torch.split(z, self.chunk, 1)
+      conds = [torch.cat([e, c], 1) for c in rest]
+    else:
+      first, conds = z, [e] * len(self.blocks)
+    h = self.linear(first).view(z.shape[0], -1, 4, 4)
+    for block, attention, cond in zip(self.blocks, self.attention, conds):
+      h = attention(block(h, cond))
+    return torch.tanh(self.output_conv(F.relu(self.output_norm(h))))
+
+
+class BigGANDiscriminator(nn.Module):
+  """D(x, y) = w^T phi + b + embed(y)^T phi, phi = sum over H, W of relu(DBlocks (+ attention)(x)); all SN."""
+
+  def __init__(self, hp):
+    super().__init__()
+    _, plan = _biggan_plans(hp)
+    self.blocks = nn.ModuleList([DBlock(i, o, preactivation=n > 0, downsample=d, hp=hp)
+                                 for n, (i, o, d, _) in enumerate(plan)])
+    self.attention = nn.ModuleList(
+        [SelfAttention(o, hp) if s in hp["attention"] else nn.Identity() for _, o, _, s in plan])
+    features = plan[-1][1]
+    self.linear = _sn(nn.Linear(features, 1), hp)
+    self.embed = _sn(nn.Embedding(hp["num_classes"], features), hp)
+
+  def forward(self, x, y):
+    h = x
+    for block, attention in zip(self.blocks, self.attention):
+      h = attention(block(h))
+    phi = F.relu(h).sum((2, 3))
+    return self.linear(phi)[:, 0] + (self.embed(y) * phi).sum(1)
+
+
+def orthogonal_gradients(params: list[torch.Tensor], beta: float) -> list[torch.Tensor]:
+  """The reference's ``utils.ortho`` term of each weight's gradient: beta * 2 (W W^T ⊙ (1 - I)) W.
+
+  W = the weight viewed as (shape[0], -1), one row per output unit; shaped back like the weight.
+  """
+  out = []
+  for p in params:
+    w = p.detach().view(p.shape[0], -1)
+    gram = w @ w.T
+    gram.diagonal().zero_()  # ⊙ (1 - I)
+    out.append((2.0 * beta * (gram @ w)).view_as(p))
+  return out
+
+
+def _biggan_step(generator, discriminator, hp):
+  """The reference's GAN_training_function: k hinge D updates on k real minibatches, then the G update.
+
+  Fake labels uniform over the classes, fresh z and y for every update; G is a constant in D's updates
+  (its BatchNorm statistics and SN vectors still update, as the reference's G in train mode). After G's
+  backward pass the orthogonal regularisation's gradient is added to every G weight with >= 2 axes but
+  the shared embedding. Adam per network with its own learning rate.
+  """
+  d_opt = _adam(discriminator.parameters(), hp, learning_rate(hp, "discriminator"))
+  g_opt = _adam(generator.parameters(), hp, learning_rate(hp, "generator"))
+  g_params = list(generator.parameters())
+  shared = {id(p) for p in generator.shared.parameters()}
+  ortho = [i for i, p in enumerate(g_params) if p.ndim >= 2 and id(p) not in shared]
+  beta, k, latent, classes = hp["generator_ortho"], hp["k"], hp["latent_dim"], hp["num_classes"]
+
+  def sample(n, device):
+    return torch.randn(n, latent, device=device), torch.randint(0, classes, (n,), device=device)
+
+  def step(x, y):
+    """x (k, B, C, H, W), y (k, B): a real minibatch for each D update."""
+    n, device = x.shape[1], x.device
+    d_loss = None
+    for r in range(k):
+      z, fake_y = sample(n, device)
+      with torch.no_grad():
+        fake = generator(z, fake_y)
+      d_opt.zero_grad(set_to_none=True)
+      d_loss = F.relu(1.0 - discriminator(x[r], y[r])).mean() + F.relu(1.0 + discriminator(fake, fake_y)).mean()
+      d_loss.backward()
+      d_opt.step()
+    g_opt.zero_grad(set_to_none=True)
+    z, fake_y = sample(n, device)
+    g_loss = -discriminator(generator(z, fake_y), fake_y).mean()
+    # G's gradients only (the reference turns off D's requires_grad for this update).
+    grads = list(torch.autograd.grad(g_loss, g_params))
+    if beta > 0:
+      with torch.autocast(device.type, enabled=False):  # float32 weights, float32 regulariser
+        for i, extra in zip(ortho, orthogonal_gradients([g_params[i] for i in ortho], beta)):
+          grads[i] = grads[i] + extra
+    for p, g in zip(g_params, grads):
+      p.grad = g
+    g_opt.step()
+    return d_loss.detach() + g_loss.detach()
+
+  return step
+
+
 # ---- train steps ---------------------------------------------------------------------------------
 
 
@@ -536,6 +783,8 @@ def build_models(name: str) -> list[nn.Module]:
     c = hp["image_shape"][-1]
     return [ResnetGenerator(hp, c, c), ResnetGenerator(hp, c, c),
             *(_patch_discriminator(c, hp["discriminator_features"], hp["discriminator"], hp["norm"]) for _ in "ab")]
+  if name == "biggan":
+    return [BigGANGenerator(hp), BigGANDiscriminator(hp)]
   return [cls(hp) for cls in _GAN_PAIRS[name]]
 
 
@@ -584,6 +833,10 @@ def _build(name, batch_size, num_examples, compile, device, compute_dtype="float
     # Unpaired: each domain at its own random indices (the reference's unaligned dataset).
     a_all, b_all = (_nchw(data[k]).to(device) for k in "ab")
     step = _cyclegan_step(*(m.train() for m in build_models(name)), hp, device)
+  elif name == "biggan":
+    # A real minibatch per D update: images and labels gathered at the same (k, batch) indices.
+    x_all, y_all = _nchw(data["x"]["x"]).to(device), torch.from_numpy(data["x"]["y"]).long().to(device)
+    step = _biggan_step(*(m.train() for m in build_models(name)), hp)
   else:
     raise ValueError(f"no PyTorch peer for '{name}'")
   step = _autocast(step, device, compute_dtype)
@@ -597,6 +850,13 @@ def _build(name, batch_size, num_examples, compile, device, compute_dtype="float
       return step(a_all[idx_a], b_all[idx_b])
 
     return run_pair
+
+  if name == "biggan":
+    def run_k():
+      idx = torch.randint(0, num_examples, (hp["k"], batch_size), device=x_all.device)
+      return step(x_all[idx], y_all[idx])
+
+    return run_k
 
   def run():
     idx = torch.randint(0, num_examples, (batch_size,), device=x_all.device)
