@@ -452,3 +452,11 @@ def test_parameter_count_at_the_32x32_experiment_size():
   d_expected = d_blocks + attention + (c + 1) + 10 * c
   print(f"\nBigGAN 32x32 (ch 32, z 64, shared 32, 10 classes, attention 16): G {count(g):,}, D {count(d):,}")
   assert (count(g), count(d)) == (g_expected, d_expected) == (1_065_794, 1_073_026)
+
+
+def test_discriminator_inheriting_narrow_attention_is_refused():
+  """D inherits G's attention sides: a D too narrow there is an error (not a block with 0 query features)."""
+  with pytest.raises(ValueError, match=r"attention \(inherited by D\) needs >= 8 channels"):
+    biggan.BigGANConfig(image_shape=(64, 64, 3), ch=4, latent_dim=60, attention=(32,))
+  # A side that only G has puts no attention in D.
+  biggan.BigGANConfig(image_shape=(32, 32, 1), ch=32, attention=(32,))

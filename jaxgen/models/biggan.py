@@ -197,17 +197,21 @@ class BigGANConfig:
                             ("discriminator_attention", self.discriminator_blocks, "D")):
       value = getattr(self, name)
       if value is None:
-        continue
+        # D inherits G's sides: checked against D's own blocks (their widths may differ).
+        name, value = "attention (inherited by D)", self.attention
       if isinstance(value, numbers.Integral) or not all(
           isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in value):
         raise ValueError(f"{name} must be a tuple of image sides, e.g. (16,), got {value!r}")
-      object.__setattr__(self, name, tuple(int(s) for s in value))
+      value = tuple(int(s) for s in value)
+      if not name.startswith("attention (inherited"):
+        object.__setattr__(self, name, value)
       sides = sorted({b.side for b in plan})
-      unknown = sorted(set(getattr(self, name)) - set(sides))
-      if unknown:
+      unknown = sorted(set(value) - set(sides))
+      # Sides of G that no D block has simply put no attention in D.
+      if unknown and not name.startswith("attention (inherited"):
         raise ValueError(f"{name} {unknown} is not the output side of any {net} block at image side "
                          f"{shape[0]}; choose from {sides}")
-      narrow = [b.out_channels for b in plan if b.side in getattr(self, name) and b.out_channels < 8]
+      narrow = [b.out_channels for b in plan if b.side in value and b.out_channels < 8]
       if narrow:
         raise ValueError(f"{name} needs >= 8 channels where it is applied (C / 8 query features), got {narrow[0]}: "
                          f"raise {'ch' if net == 'G' else 'discriminator_ch'}")
