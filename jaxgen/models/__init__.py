@@ -1,8 +1,8 @@
 """Flax NNX models of jaxgen; importing this package registers every model family by name.
 
-Families: "vae", "conv_vae", "autoencoder", "lenet", "gan_mlp", "toy_gan", "gan_1d", "dcgan", "cgan", "biggan", and the
-image-to-image "pix2pix" (U-Net generator, conditional PatchGAN) and "cyclegan" (two ResNet generators, two
-PatchGANs), which register a ``translate`` instead of a ``sample``.
+Families: "vae", "conv_vae", "autoencoder", "lenet", "gan_mlp", "toy_gan", "gan_1d", "dcgan", "cgan", "biggan",
+"stylegan2", and the image-to-image "pix2pix" (U-Net generator, conditional PatchGAN) and "cyclegan" (two ResNet
+generators, two PatchGANs), which register a ``translate`` instead of a ``sample``.
 """
 
 from jaxgen.models._registry import ModelSpec
@@ -43,6 +43,9 @@ from jaxgen.models.patchgan import receptive_field
 from jaxgen.models.pix2pix import Pix2PixConfig
 from jaxgen.models.pix2pix import Pix2PixDiscriminator
 from jaxgen.models.pix2pix import UNetGenerator
+from jaxgen.models.stylegan2 import StyleGAN2Config
+from jaxgen.models.stylegan2 import StyleGAN2Discriminator
+from jaxgen.models.stylegan2 import StyleGAN2Generator
 from jaxgen.models.toy_gan import ToyDiscriminator
 from jaxgen.models.toy_gan import ToyGANConfig
 from jaxgen.models.toy_gan import ToyGenerator
@@ -80,6 +83,9 @@ __all__ = [
     "Pix2PixConfig",
     "Pix2PixDiscriminator",
     "ResnetGenerator",
+    "StyleGAN2Config",
+    "StyleGAN2Discriminator",
+    "StyleGAN2Generator",
     "ToyDiscriminator",
     "ToyGANConfig",
     "ToyGenerator",
