@@ -2,7 +2,7 @@
 
     python -m jaxgen.sample --workdir RUN [--num 64] [--seed S] [--out grid.png]
         [--step N] [--no_ema] [--batch_size 256] [--save_npy samples.npy] [--label Y]
-        [--truncation T]
+        [--truncation T] [--psi PSI]
 
 The networks are restored by :func:`jaxgen.train.restore_models` (rebuilt
 from ``RUN/config.json`` through the model registry, with their parameters,
@@ -13,7 +13,7 @@ points (N, 1) (e.g. ``gan_1d``) to a histogram. A conditional run (its
 config has ``model.num_classes``) draws ``--label`` only, or by default a
 grid with one row per class. ``--truncation T`` samples with the truncation
 trick where the family has one (BigGAN: latent entries redrawn into
-[-T, T]). With
+[-T, T]; StyleGAN2: ``--psi``). With
 ``--save_npy`` every sample is written to a memory-mapped ``.npy``, so a large
 ``--num`` needs memory for one batch and the grid only.
 """
@@ -50,6 +50,7 @@ def draw_samples(
     keep: int | None = None,
     labels: np.ndarray | None = None,
     truncation: float | None = None,
+    truncation_psi: float | None = None,
 ) -> np.ndarray:
   """Draws ``num`` samples ``batch_size`` at a time with the registered ``sample`` function.
 
@@ -58,7 +59,8 @@ def draw_samples(
   returned. ``labels`` ``(num,)``: the class of each sample, for a
   conditional family (its ``sample`` takes ``labels=``). ``truncation``: the
   truncation trick at sampling time, for a family whose ``sample`` takes
-  ``truncation=`` (BigGAN: latents redrawn into [-t, t]).
+  ``truncation=`` (BigGAN: latents redrawn into [-t, t]); ``truncation_psi``:
+  StyleGAN's, w pulled toward its running mean (1: none).
   """
   if num < 1:
     raise ValueError(f"--num must be >= 1, got {num}")
@@ -70,8 +72,10 @@ def draw_samples(
       raise SampleError(f"model '{spec.name}' translates images rather than sampling them: use python -m jaxgen.translate "
                   "--workdir RUN --input FOLDER --out DIR (its experiment measures the translations)")
     raise SampleError(f"model '{spec.name}' registered no sample function: it cannot be sampled from")
-  if truncation is not None and "truncation" not in inspect.signature(spec.sample).parameters:
-    raise SampleError(f"--truncation: model '{spec.name}' has no truncation trick (its sample() takes no truncation)")
+  accepted = inspect.signature(spec.sample).parameters
+  for flag, name, value in (("--truncation", "truncation", truncation), ("--psi", "truncation_psi", truncation_psi)):
+    if value is not None and name not in accepted:
+      raise SampleError(f"{flag}: model '{spec.name}' has no such truncation (its sample() takes no {name})")
   keep = num if keep is None else min(keep, num)
   kept = []
   done = 0
@@ -80,6 +84,8 @@ def draw_samples(
     kwargs = {} if labels is None else {"labels": np.asarray(labels[done:done + n])}
     if truncation is not None:
       kwargs["truncation"] = truncation
+    if truncation_psi is not None:
+      kwargs["truncation_psi"] = truncation_psi
     batch = np.asarray(spec.sample(models, jax.random.fold_in(key, i), n, config, **kwargs))
     if batch.shape[0] != n:
       raise SampleError(f"sample() of '{spec.name}' returned {batch.shape[0]} samples, {n} asked")
@@ -140,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
                       help="class of every sample (conditional runs; default one row per class)")
   parser.add_argument("--truncation", type=float, default=None,
                       help="truncation trick: latent entries redrawn into [-T, T] (BigGAN; default none)")
+  parser.add_argument("--psi", type=float, default=None,
+                      help="truncation psi: w pulled toward its mean, 1 = none (StyleGAN2)")
   args = parser.parse_args(argv)
   try:
     if args.num < 1:
@@ -154,10 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.save_npy:
       # Shape and dtype from one sample, then every batch written straight to disk.
       probe = draw_samples(models, config, num=1, key=jax.random.key(0), batch_size=1,
-                           labels=None if labels is None else labels[:1], truncation=args.truncation)
+                           labels=None if labels is None else labels[:1], truncation=args.truncation,
+                           truncation_psi=args.psi)
       out = np.lib.format.open_memmap(args.save_npy, mode="w+", dtype=probe.dtype, shape=(num, *probe.shape[1:]))
     grid = draw_samples(models, config, num=num, key=key, batch_size=args.batch_size, out=out, keep=args.max_grid,
-                        labels=labels, truncation=args.truncation)
+                        labels=labels, truncation=args.truncation, truncation_psi=args.psi)
     if out is not None:
       out.flush()
       del out

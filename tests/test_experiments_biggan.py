@@ -58,6 +58,8 @@ def test_sample_cli_truncates(biggan_run, tmp_path, capsys):
   capsys.readouterr()
   assert sample.main(["--workdir", str(workdir / "ortho_0"), "--truncation", "-1"]) == 2
   assert "truncation must be a positive number" in capsys.readouterr().err
+  assert sample.main(["--workdir", str(workdir / "ortho_0"), "--psi", "0.7"]) == 2
+  assert "--psi: model 'biggan' has no such truncation" in capsys.readouterr().err
 
 
 def test_presets_and_bad_configs():
