@@ -30,10 +30,10 @@ for CPU throughput; with batch 1 the paper's BatchNorm is an instance norm.
 Test: evaluation mode (running averages, no dropout); ``eval.train_mode``
 also measures the reference's test mode (batch statistics, dropout on).
 
-Measured (digits default, 2026-11-29, 2 shared CPU cores, 8.3 min of training
-for the 8 runs): class accuracy / histogram intersection L1 0.900 / 0.832,
-cGAN 0.407 / 0.913, L1 + cGAN 0.913 / 0.885; L1 + cGAN with a 1x1 PixelGAN
-0.923 / 0.831, with the whole-image D 0.903 / 0.877.
+Measured (digits default, 2026-11-29, 2 shared CPU cores, 2.5 min of training
+for the 8 runs): class accuracy / histogram intersection L1 0.917 / 0.831,
+cGAN 0.537 / 0.910, L1 + cGAN 0.907 / 0.884; L1 + cGAN with a 1x1 PixelGAN
+0.913 / 0.832, with the whole-image D 0.910 / 0.870.
 Measured (mnist preset, 2026-11-29, 35 min of training for the 16 runs on the 2
 shared cores, 10,000 test pairs): completion L1 0.672 (FID 284.6: L1's median
 leaves the bottom half empty), cGAN 0.641, L1 + cGAN 0.904 (FID 73.5), whole-
