@@ -30,6 +30,9 @@ constant then linearly to 0 over the second half. Batches of 16 (the paper: 1).
 Measured (digits default, 2026-11-29, 2 shared CPU cores, 2.5 min of training
 per variant): C_B accuracy on G(a) 0.930 (T(a) itself 0.943), L1 to T(a)
 0.053; without the cycle loss 0.077 (the generators collapse).
+Measured (mnist_oracle, 2026-11-29, 24 min of training): C_B accuracy on G(a)
+0.992 (T(a) 0.992, source only 0.495), L1 to T(a) 0.013. mnist_digits (10 min):
+the digits classifier on translated MNIST 0.560 against 0.263 source only.
 """
 
 import ml_collections
