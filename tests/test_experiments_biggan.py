@@ -37,10 +37,13 @@ def test_both_runs_are_trained_and_swept(biggan_run):
   for name, run in saved["runs"].items():
     assert run["step"] == 4
     assert run["generator_ortho"] == (1e-4 if name == "ortho_0.0001" else 0.0)
-    assert list(run["truncation"]) == ["none", "2", "1", "0.5", "0.25"]
-    for record in [run["raw"], *run["truncation"].values()]:
-      assert 0.0 <= record["classifier_accuracy"] <= 1.0 and np.isfinite(record["samples"]["fid"])
-    for output in ("config.json", "metrics.jsonl", "eval.json", "truncation.png", "checkpoints"):
+    assert list(run["truncation"]) == ["raw", "ema"]
+    for sweep in run["truncation"].values():
+      assert list(sweep) == ["none", "2", "1", "0.5", "0.25"]
+      for record in sweep.values():
+        assert 0.0 <= record["classifier_accuracy"] <= 1.0 and np.isfinite(record["samples"]["fid"])
+    for output in ("config.json", "metrics.jsonl", "eval.json", "truncation_raw.png", "truncation_ema.png",
+                   "checkpoints"):
       assert (workdir / name / output).exists(), (name, output)
     assert json.loads((workdir / name / "config.json").read_text())["train"]["generator_ortho"] == run["generator_ortho"]
   # The regularised run logs its penalty; the other does not compute it.

@@ -32,6 +32,12 @@ Orthogonal regularisation: beta 1e-4 on G's weights, the shared embedding left
 out, as the reference code applies it (``jaxgen.losses.orthogonal_regularization_tree``).
 Published (CIFAR-10, unconditional FID against the training set): IS 9.22,
 FID 14.73 (Brock et al.'s appendix, quoted in Ho et al. 2020, Table 1).
+
+Measured (digits default, 2026-11-29, 2 CPU cores, ~11 min of training for the
+two runs at 3.1 steps/s): raw G with ortho, thresholds none -> 0.25: class
+accuracy 0.992 -> 1.000, precision 0.903 -> 1.000, recall 0.067 -> 0, diversity
+0.617 -> 0.096, FID 9.39 (best 9.38 at 2; 9.88 without ortho). The EMA G is
+worse at this length (FID 45.2): see the README.
 """
 
 import ml_collections

@@ -9,18 +9,18 @@ equal: hinge loss, k discriminator steps per generator step, Adam with
 beta1 = 0, an EMA of G from ``config.train.ema_start`` on. Each run is then
 measured on the dataset's LeNet (``jaxgen.metrics.feature_network``):
 
-* the raw and the EMA generator, untruncated: LeNet-FID, class accuracy (the
-  share of samples the classifier reads as the label they were drawn for);
-* the truncation sweep of Brock et al. (Section 3.1, Figure 2): for each
-  threshold of ``config.eval.truncations`` (``None`` = none), z with every
-  entry beyond the threshold redrawn (``jaxgen.random.truncated_normal_resample``),
-  the EMA generator's class accuracy, classifier score, precision and recall
-  (Kynkaanniemi et al. 2019), LeNet-FID and intra-class diversity (generated
-  / real). The paper's claim: fidelity (class accuracy, precision) rises and
-  variety (recall, diversity) falls as the threshold shrinks.
+* for the raw and the EMA generator, the truncation sweep of Brock et al.
+  (Section 3.1, Figure 2): for each threshold of ``config.eval.truncations``
+  (``None`` = none), z with every entry beyond the threshold redrawn
+  (``jaxgen.random.truncated_normal_resample``): class accuracy (the share of
+  samples the classifier reads as the label they were drawn for), classifier
+  score, precision and recall (Kynkaanniemi et al. 2019), LeNet-FID and
+  intra-class diversity (generated / real). The paper's claim: fidelity
+  (class accuracy, precision) rises and variety (recall, diversity) falls as
+  the threshold shrinks.
 
-It writes ``results.json`` and, per run, ``truncation.png`` (one row per
-threshold, the same labels in every row).
+It writes ``results.json`` and, per run, ``truncation_raw.png`` and
+``truncation_ema.png`` (one row per threshold, the same labels in every row).
 """
 
 from __future__ import annotations
@@ -227,19 +227,19 @@ def train_biggan(config, workdir: str, *, progress: bool = True) -> dict:
   for name, (c, raw, ema, step, seconds) in trained.items():
     run_dir = os.path.join(workdir, name)
     t0 = time.perf_counter()
-    raw_record, _ = _measure(c, raw, feature_net, real, threshold=None, seed=e.seed)
-    sweep, rows = {}, []
-    for threshold in thresholds:
-      sweep[_truncation_name(threshold)], samples = _measure(c, ema, feature_net, real, threshold=threshold,
-                                                            seed=e.seed)
-      rows.append(samples)
-    _truncation_figure(os.path.join(run_dir, "truncation.png"), rows, int(c.model.num_classes))
+    sweep = {}
+    for which, models in (("raw", raw), ("ema", ema)):
+      sweep[which], rows = {}, []
+      for threshold in thresholds:
+        sweep[which][_truncation_name(threshold)], samples = _measure(c, models, feature_net, real,
+                                                                     threshold=threshold, seed=e.seed)
+        rows.append(samples)
+      _truncation_figure(os.path.join(run_dir, f"truncation_{which}.png"), rows, int(c.model.num_classes))
     runs[name] = {
         "generator_ortho": float(c.train.generator_ortho),
         "step": step,
         "train_seconds_this_invocation": seconds,
         "steps_per_sec": steady_speed(run_dir).get("steps_per_sec"),
-        "raw": raw_record,
         "truncation": sweep,
         "eval_seconds": time.perf_counter() - t0,
     }
@@ -267,18 +267,19 @@ def train_biggan(config, workdir: str, *, progress: bool = True) -> dict:
 
 
 def format_results(results: dict) -> str:
-  """Per run: raw against EMA, then the truncation sweep; the real-data floor last."""
+  """Per run and generator (raw, EMA): the truncation sweep; the real-data floor last."""
   lines = [f"biggan on {results['dataset']} {tuple(results['image_shape'])} ({results['num_steps']} steps, "
            f"k = {results['k']}, {results['samples_per_class']} samples per class):"]
   for name, r in results["runs"].items():
-    lines.append(f"{name}: raw G FID {r['raw']['samples']['fid']:.2f}, class acc {r['raw']['classifier_accuracy']:.3f}")
-    lines.append(f"  {'truncation':<12}{'class acc':>10}{'score':>8}{'precision':>10}{'recall':>8}{'FID':>9}"
+    lines.append(f"{name}:")
+    lines.append(f"  {'G, truncation':<16}{'class acc':>10}{'score':>8}{'precision':>10}{'recall':>8}{'FID':>9}"
                  f"{'diversity':>10}")
-    for threshold, m in r["truncation"].items():
-      label = "EMA " + threshold
-      lines.append(f"  {label:<12}{m['classifier_accuracy']:>10.3f}{m['classifier_score']:>8.2f}"
-                   f"{m['samples']['precision']:>10.3f}{m['samples']['recall']:>8.3f}{m['samples']['fid']:>9.2f}"
-                   f"{m['intra_class_diversity_ratio']:>10.3f}")
+    for which, sweep in r["truncation"].items():
+      for threshold, m in sweep.items():
+        label = f"{which} {threshold}"
+        lines.append(f"  {label:<16}{m['classifier_accuracy']:>10.3f}{m['classifier_score']:>8.2f}"
+                     f"{m['samples']['precision']:>10.3f}{m['samples']['recall']:>8.3f}{m['samples']['fid']:>9.2f}"
+                     f"{m['intra_class_diversity_ratio']:>10.3f}")
   f = results["floor_train_vs_test"]
   lines.append(f"real (floor): class acc {f['classifier_accuracy']:.3f}, FID {f['fid']:.2f}, precision "
                f"{f['precision']:.3f}, recall {f['recall']:.3f}")
