@@ -97,7 +97,8 @@ def test_block_plans_follow_g_arch_and_d_arch():
   assert [b.side for b in hp8.generator_blocks] == [8]
   assert [(b.downsample, b.side) for b in hp8.discriminator_blocks] == [(False, 8), (False, 8)]
   # G_arch[64] / D_arch[64] (channel multipliers 16, 16, 8, 4 -> 16, 8, 4, 2; D 1, 2, 4, 8, 16).
-  hp64 = biggan.BigGANConfig(image_shape=(64, 64, 3), ch=2, latent_dim=65, discriminator_ch=3)
+  # D is too narrow for attention at these widths (6 channels at side 16): none there.
+  hp64 = biggan.BigGANConfig(image_shape=(64, 64, 3), ch=2, latent_dim=65, discriminator_ch=3, discriminator_attention=())
   assert [tuple(b) for b in hp64.generator_blocks] == [(32, 32, 8), (32, 16, 16), (16, 8, 32), (8, 4, 64)]
   assert [tuple(b) for b in hp64.discriminator_blocks] == [
       (3, 3, True, 32), (3, 6, True, 16), (6, 12, True, 8), (12, 24, True, 4), (24, 48, False, 4)]
