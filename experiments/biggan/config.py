@@ -15,10 +15,10 @@ Run (from the repository root):
 Trains ``workdir/ortho_0.0001`` and ``workdir/ortho_0`` (``train.ortho_betas``),
 each resumable and sampled with ``python -m jaxgen.sample --workdir
 workdir/ortho_0.0001 --label 7 --truncation 0.5``; writes ``results.json``
-(per run: the raw and the EMA generator's LeNet-FID and class accuracy; for
-each truncation threshold in ``eval.truncations`` the EMA generator's class
-accuracy, classifier score, precision, recall, FID and intra-class diversity)
-and each run's ``truncation.png`` (a row per threshold).
+(per run, for the raw and the EMA generator and each truncation threshold in
+``eval.truncations``: class accuracy, classifier score, precision, recall,
+LeNet-FID and intra-class diversity) and each run's ``truncation_raw.png`` and
+``truncation_ema.png`` (a row per threshold).
 
 Networks (``jaxgen.models.biggan``, after ajbrock/BigGAN-PyTorch): ResNet
 blocks, G with a shared class embedding, hierarchical z (one chunk per block
