@@ -110,3 +110,16 @@ def sample_images(models, key, num, config, network: str = "vae"):
   """Registry sampler of the VAE families: decoder means of prior draws, numpy in [0, 1]."""
   del config
   return np.asarray(models[network].sample(key, num))
+
+
+def sample_labels(labels, num: int, num_classes: int) -> np.ndarray:
+  """The labels of ``num`` samples: checked (shape (num,), integers in [0, num_classes)) or, when None,
+  ``arange(num) % num_classes`` (a grid whose rows are the classes when shown num_classes to a row)."""
+  labels = np.arange(num) % num_classes if labels is None else np.asarray(labels)
+  if labels.shape != (num,):
+    raise ValueError(f"labels must have shape ({num},), one per image, got {labels.shape}")
+  if not np.issubdtype(labels.dtype, np.integer):
+    raise ValueError(f"labels must be integers in [0, {num_classes}), got dtype {labels.dtype}")
+  if num and (labels.min() < 0 or labels.max() >= num_classes):
+    raise ValueError(f"labels must lie in [0, {num_classes}), got values in [{labels.min()}, {labels.max()}]")
+  return labels

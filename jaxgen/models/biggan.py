@@ -81,6 +81,7 @@ import jaxgen.nn
 import jaxgen.random
 
 from jaxgen.models import _registry
+from jaxgen.models._latent import sample_labels
 from jaxgen.models._precision import check_compute_dtype, compute_dtype, to_float32
 from jaxgen.models._registry import register_model
 from jaxgen.models.cgan import _check_choice, _check_labels
@@ -599,13 +600,7 @@ def sample(models, key: jax.Array, num: int, config, labels=None, truncation: fl
   to a row.
   """
   hp = hparams_from_config(config)
-  labels = np.arange(num) % hp.num_classes if labels is None else np.asarray(labels)
-  if labels.shape != (num,):
-    raise ValueError(f"labels must have shape ({num},), one per image, got {labels.shape}")
-  if not np.issubdtype(labels.dtype, np.integer):
-    raise ValueError(f"labels must be integers in [0, {hp.num_classes}), got dtype {labels.dtype}")
-  if num and (labels.min() < 0 or labels.max() >= hp.num_classes):
-    raise ValueError(f"labels must lie in [0, {hp.num_classes}), got values in [{labels.min()}, {labels.max()}]")
+  labels = sample_labels(labels, num, hp.num_classes)
   if truncation is not None and (isinstance(truncation, bool) or not isinstance(truncation, numbers.Real)
                                  or not truncation > 0):
     raise ValueError(f"truncation must be a positive number (or None for none), got {truncation!r}")

@@ -56,6 +56,7 @@ from flax import nnx
 import jaxgen.nn
 
 from jaxgen.models import _registry
+from jaxgen.models._latent import sample_labels
 from jaxgen.models._precision import compute_dtype, to_float32
 from jaxgen.models._registry import register_model
 from jaxgen.models.dcgan import DCGANConfig, _batch_norm, _conv, to_model_range, to_unit_range
@@ -325,13 +326,7 @@ def sample(models, key: jax.Array, num: int, config, labels=None) -> np.ndarray:
   ``num_classes`` to a row.
   """
   hp = hparams_from_config(config)
-  labels = np.arange(num) % hp.num_classes if labels is None else np.asarray(labels)
-  if labels.shape != (num,):
-    raise ValueError(f"labels must have shape ({num},), one per image, got {labels.shape}")
-  if not np.issubdtype(labels.dtype, np.integer):
-    raise ValueError(f"labels must be integers in [0, {hp.num_classes}), got dtype {labels.dtype}")
-  if num and (labels.min() < 0 or labels.max() >= hp.num_classes):
-    raise ValueError(f"labels must lie in [0, {hp.num_classes}), got values in [{labels.min()}, {labels.max()}]")
+  labels = sample_labels(labels, num, hp.num_classes)
   z = jax.random.normal(key, (num, hp.latent_dim))
   return np.asarray(to_unit_range(models["generator"](z, jnp.asarray(labels, jnp.int32), train=False)))
 

@@ -128,6 +128,7 @@ import numpy as np
 from flax import nnx
 
 from jaxgen.models import _registry
+from jaxgen.models._latent import sample_labels
 from jaxgen.models._precision import check_compute_dtype, compute_dtype, to_float32
 from jaxgen.models._registry import register_model
 from jaxgen.models.biggan import _check_label_values
@@ -963,13 +964,7 @@ def sample(models, key: jax.Array, num: int, config, labels=None, truncation_psi
       raise ValueError("labels given, but this StyleGAN2 is unconditional (num_classes None)")
     y = None
   else:
-    labels = np.arange(num) % hp.num_classes if labels is None else np.asarray(labels)
-    if labels.shape != (num,):
-      raise ValueError(f"labels must have shape ({num},), one per image, got {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-      raise ValueError(f"labels must be integers in [0, {hp.num_classes}), got dtype {labels.dtype}")
-    if num and (labels.min() < 0 or labels.max() >= hp.num_classes):
-      raise ValueError(f"labels must lie in [0, {hp.num_classes}), got values in [{labels.min()}, {labels.max()}]")
+    labels = sample_labels(labels, num, hp.num_classes)
     y = jnp.asarray(labels, jnp.int32)
   if not _is_real(truncation_psi):
     raise ValueError(f"truncation_psi must be a number (1: no truncation), got {truncation_psi!r}")
