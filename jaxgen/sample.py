@@ -2,7 +2,7 @@
 
     python -m jaxgen.sample --workdir RUN [--num 64] [--seed S] [--out grid.png]
         [--step N] [--no_ema] [--batch_size 256] [--save_npy samples.npy] [--label Y]
-        [--truncation T] [--psi PSI]
+        [--truncation T] [--psi PSI] [--style_mixing N [--cutoff K]]
 
 The networks are restored by :func:`jaxgen.train.restore_models` (rebuilt
 from ``RUN/config.json`` through the model registry, with their parameters,
@@ -13,7 +13,10 @@ points (N, 1) (e.g. ``gan_1d``) to a histogram. A conditional run (its
 config has ``model.num_classes``) draws ``--label`` only, or by default a
 grid with one row per class. ``--truncation T`` samples with the truncation
 trick where the family has one (BigGAN: latent entries redrawn into
-[-T, T]; StyleGAN2: ``--psi``). With
+[-T, T]; StyleGAN2: ``--psi``). ``--style_mixing N`` draws StyleGAN2's
+style-mixing figure instead: N images A down the left, N images B along the
+top, and in cell (i, j) A_i's first ``--cutoff`` ws (default 4: the 4x4 and
+8x8 layers) with B_j's others. With
 ``--save_npy`` every sample is written to a memory-mapped ``.npy``, so a large
 ``--num`` needs memory for one batch and the grid only.
 """
@@ -32,6 +35,7 @@ from flax import nnx
 
 from jaxgen import models as models_lib
 from jaxgen import plot
+from jaxgen.models import stylegan2
 from jaxgen.train import RunNotFoundError, restore_models
 
 
@@ -148,8 +152,14 @@ def main(argv: list[str] | None = None) -> int:
                       help="truncation trick: latent entries redrawn into [-T, T] (BigGAN; default none)")
   parser.add_argument("--psi", type=float, default=None,
                       help="truncation psi: w pulled toward its mean, 1 = none (StyleGAN2)")
+  parser.add_argument("--style_mixing", type=int, default=None, metavar="N",
+                      help="StyleGAN2: an N x N style-mixing grid (coarse styles from the rows, fine from the columns)")
+  parser.add_argument("--cutoff", type=int, default=None,
+                      help="with --style_mixing: ws taken from the row image (default 4: the 4x4 and 8x8 layers)")
   args = parser.parse_args(argv)
   try:
+    if args.style_mixing is not None:
+      return _style_mixing(args)
     if args.num < 1:
       raise SampleError(f"--num must be >= 1, got {args.num}")
     if args.batch_size < 1 or args.max_grid < 1:
@@ -176,6 +186,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"jaxgen.sample: {e}", file=sys.stderr)
     return 2
   print(f"wrote {path}" + (f" and {args.save_npy}" if args.save_npy else ""))
+  return 0
+
+
+def _style_mixing(args) -> int:
+  """The --style_mixing figure (StyleGAN2 only)."""
+  if args.style_mixing < 1:
+    raise SampleError(f"--style_mixing must be >= 1, got {args.style_mixing}")
+  models, config, step = restore_models(args.workdir, step=args.step, use_ema=not args.no_ema)
+  if config.model.name != "stylegan2":
+    raise SampleError(f"--style_mixing: model '{config.model.name}' has no styles (StyleGAN2 runs only)")
+  n = args.style_mixing
+  grid = stylegan2.style_mixing_grid(models, jax.random.key(args.seed), config, rows=n, columns=n, cutoff=args.cutoff)
+  path = args.out or os.path.join(args.workdir, f"style_mixing_step{step}.png")
+  plot.save_image_grid(path, grid, ncol=n + 1, scale=plot.grid_scale(grid.shape[1:]))
+  print(f"wrote {path}")
   return 0
 
 

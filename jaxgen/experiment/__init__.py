@@ -48,6 +48,8 @@ from jaxgen.experiment._loss_study import train_loss_study
 from jaxgen.experiment._pix2pix import check_pix2pix_config
 from jaxgen.experiment._pix2pix import run_names as pix2pix_run_names
 from jaxgen.experiment._pix2pix import train_pix2pix
+from jaxgen.experiment._stylegan import check_stylegan_config
+from jaxgen.experiment._stylegan import train_stylegan
 from jaxgen.experiment._theory import check_gan_theory_config
 from jaxgen.experiment._theory import train_gan_theory
 from jaxgen.experiment._toy import PAPER_TABLE_1
@@ -73,6 +75,7 @@ __all__ = [
     "batch_shape_of",
     "check_autoencoder_config",
     "check_biggan_config",
+    "check_stylegan_config",
     "check_cgan_config",
     "check_cyclegan_config",
     "check_experiment_config",
@@ -104,5 +107,6 @@ __all__ = [
     "train_gan_toy",
     "train_loss_study",
     "train_pix2pix",
+    "train_stylegan",
     "train_vae",
 ]

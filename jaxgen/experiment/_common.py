@@ -285,6 +285,7 @@ def run_from_config(
     aux: Any = None,
     hooks: Sequence[train.Hook] = (),
     compiler_options: dict[str, Any] | None = None,
+    ema_schedule: Callable | None = None,
     progress: bool = True,
 ):
   """``train.run_training`` with the run's knobs read from ``config.train``.
@@ -293,16 +294,17 @@ def run_from_config(
   step ``config.train.ema_start`` on when that is set: BigGAN's start step);
   ``seed`` defaults to ``config.seed``; ``aux`` is the initial auxiliary
   state (an image pool); ``config.allow_config_change`` lets a changed config
-  resume the run. Returns ``(graphdefs, state)``.
+  resume the run; ``ema_schedule`` (``train.ema_rampup``: StyleGAN2's)
+  replaces the config's EMA decay. Returns ``(graphdefs, state)``.
   """
   t = config.train
-  ema_decay = t.ema_decay
-  if ema_decay is not None and t.get("ema_start") is not None:
+  ema_decay = t.ema_decay if ema_schedule is None else ema_schedule
+  if ema_schedule is None and ema_decay is not None and t.get("ema_start") is not None:
     ema_decay = train.ema_start(ema_decay, t.ema_start)
   return train.run_training(
       workdir=workdir, config=config, models=models, optimizers=optimizers, updates=updates, data=data,
       num_steps=num_steps, batch_shape=batch_shape, seed=config.seed if seed is None else seed, aux=aux,
-      ema_networks=ema_networks if t.ema_decay is not None else (), ema_decay=ema_decay,
+      ema_networks=ema_networks if ema_decay is not None else (), ema_decay=ema_decay,
       steps_per_call=min(t.steps_per_call, num_steps), unroll_steps=t.unroll_steps, num_devices=t.num_devices,
       checkpoint_every=t.checkpoint_every, checkpoint_every_minutes=t.checkpoint_every_minutes,
       keep_checkpoints=t.get("keep_checkpoints", 3) or None, compiler_options=compiler_options, hooks=hooks,

@@ -28,6 +28,7 @@ from jaxgen.losses._likelihoods import reconstruction_loss
 from jaxgen.losses._penalties import gradient_penalty
 from jaxgen.losses._penalties import orthogonal_regularization
 from jaxgen.losses._penalties import orthogonal_regularization_tree
+from jaxgen.losses._penalties import path_lengths
 from jaxgen.losses._penalties import r1_penalty
 from jaxgen.losses._penalties import r2_penalty
 
@@ -55,6 +56,7 @@ __all__ = (
     "optimal_discriminator_logit",
     "orthogonal_regularization",
     "orthogonal_regularization_tree",
+    "path_lengths",
     "r1_penalty",
     "r2_penalty",
     "reconstruction_loss",

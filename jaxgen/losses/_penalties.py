@@ -173,6 +173,51 @@ def r1_penalty(discriminator: Critic, real: jax.Array) -> jax.Array:
   return _squared_norm(_input_gradients("r1_penalty", "discriminator", discriminator, real))
 
 
+def path_lengths(synthesis: Callable[[jax.Array], jax.Array], ws: jax.Array, key: jax.Array) -> jax.Array:
+  r"""||J_w^T y||_2 per example, y ~ N(0, I) / sqrt(H W): StyleGAN2's path lengths.
+
+  J_w is the Jacobian of the image g(w) = ``synthesis(ws)`` with respect to
+  its styles (Karras et al. 2020, Section 3.2, eq. 4); with ws of shape
+  (B, num_ws, w_dim) the squared norm is summed over w_dim and averaged over
+  the num_ws copies before the root (``pl_lengths`` of ``loss.py`` in
+  NVlabs/stylegan2-ada-pytorch). One forward pass and one backward pass (a
+  vector-Jacobian product); the regulariser is E(||J_w^T y|| - a)^2, a the
+  running mean of these lengths, kept by the caller. Every example's image
+  must depend on its own ws alone.
+
+  Args:
+    synthesis: ``synthesis(ws) -> images`` (B, H, W, C), its parameters and
+      noise inputs closed over (the same noise in the forward and backward).
+    ws: styles, float, (B, num_ws, w_dim) (or (B, w_dim)).
+    key: draws y.
+
+  Returns:
+    The lengths, shape (B,).
+
+  Example:
+    >>> import jax, jax.numpy as jnp
+    >>> lengths = path_lengths(lambda w: w[:, :, None, None] * jnp.ones((1, 1, 4, 4)), jnp.zeros((2, 1)),
+    ...                        jax.random.key(0))  # J^T y = sum of y / 4
+    >>> lengths.shape
+    (2,)
+
+  References:
+    Karras, Laine, Aittala, Hellsten, Lehtinen, Aila, "Analyzing and
+    Improving the Image Quality of StyleGAN", CVPR 2020, Section 3.2 and
+    Appendix B (y scaled by 1 / sqrt(pixels)).
+  """
+  ws = _as_batch("path_lengths", "ws", ws)
+  images, pullback = jax.vjp(synthesis, ws)
+  if images.ndim != 4 or images.shape[0] != ws.shape[0]:
+    raise ValueError(f"path_lengths: synthesis must return images (B, H, W, C) for ws of shape {ws.shape}, "
+                     f"got shape {images.shape}")
+  y = jax.random.normal(key, images.shape, images.dtype) / jnp.sqrt(images.shape[1] * images.shape[2])
+  (grads,) = pullback(y)
+  squared = jnp.square(grads).reshape(grads.shape[0], -1, grads.shape[-1]).sum(-1).mean(-1)
+  is_zero = squared == 0  # a finite gradient where a length is 0, as in _safe_norm
+  return jnp.where(is_zero, 0.0, jnp.sqrt(jnp.where(is_zero, 1.0, squared)))
+
+
 def r2_penalty(discriminator: Critic, fake: jax.Array) -> jax.Array:
   r"""||grad_x D(x)||_2^2 at generated samples x = G(z) ~ p_g.
 

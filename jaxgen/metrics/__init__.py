@@ -12,6 +12,8 @@ from jaxgen.metrics._modes import grid_modes
 from jaxgen.metrics._modes import mode_metrics
 from jaxgen.metrics._modes import ring_modes
 from jaxgen.metrics._parzen import parzen_log_density
+from jaxgen.metrics._path_length import perceptual_path_length
+from jaxgen.metrics._path_length import slerp
 from jaxgen.metrics._parzen import parzen_log_likelihood
 from jaxgen.metrics._parzen import parzen_select_sigma
 from jaxgen.metrics._sample_quality import classifier_accuracy
@@ -44,10 +46,12 @@ __all__ = [
     "kernel_inception_distance",
     "mode_metrics",
     "parzen_log_density",
+    "perceptual_path_length",
     "parzen_log_likelihood",
     "parzen_select_sigma",
     "precision_recall",
     "random_subset",
+    "slerp",
     "ring_modes",
     "sample_quality",
 ]

@@ -149,11 +149,14 @@ __all__ = [
     "SynthesisNetwork",
     "ToRGBLayer",
     "build",
+    "coarse_styles",
     "hparams_from_config",
     "minibatch_std",
+    "mix_styles",
     "modulated_conv2d",
     "normalize_2nd_moment",
     "sample",
+    "style_mixing_grid",
     "style_mixing_cutoff",
     "to_model_range",
     "to_unit_range",
@@ -974,6 +977,67 @@ def sample(models, key: jax.Array, num: int, config, labels=None, truncation_psi
   images = _generate(models["generator"], z, y, noise_key, truncation_psi=float(truncation_psi),
                      truncation_cutoff=truncation_cutoff, noise_mode=noise_mode)
   return np.clip(np.asarray(to_unit_range(images)), 0.0, 1.0)
+
+
+def coarse_styles(side: int = 8) -> int:
+  """ws read by the blocks up to ``side`` (4x4 and 8x8 by default: 4), the first ws of a style-mixing cutoff.
+
+  Block r reads ws[first_w : first_w + num_conv + 1] (its ToRGB's w is the
+  next block's first): 2 log2(side) - 2 ws up to ``side``, at any image size.
+  """
+  if not _is_int(side) or side < 4 or side & (side - 1):
+    raise ValueError(f"side must be a power of two >= 4, got {side!r}")
+  return 2 * int(math.log2(side)) - 2
+
+
+@functools.partial(nnx.jit, static_argnames=("cutoff",))
+def _mixed_images(generator, z_coarse, z_fine, y_coarse, y_fine, *, cutoff):
+  ws_coarse = generator.mapping(z_coarse, y_coarse, train=False)
+  ws_fine = generator.mapping(z_fine, y_fine, train=False)
+  ws = jnp.concatenate([ws_coarse[:, :cutoff], ws_fine[:, cutoff:]], axis=1)
+  return tuple(generator.synthesis(w, noise_mode="const") for w in (ws_coarse, ws_fine, ws))
+
+
+def mix_styles(models, z_coarse: jax.Array, z_fine: jax.Array, *, cutoff: int, y_coarse=None,
+               y_fine=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """Images of A = z_coarse, B = z_fine and of their mix: ws[:cutoff] from A, ws[cutoff:] from B.
+
+  Style mixing at sampling time (Karras et al. 2019, Section 3.1, Figure 3):
+  the ws read by the coarse (low-resolution) layers from one latent, the rest
+  from another; constant noise inputs, no truncation. Returns (A, B, mixed),
+  each (N, H, W, C) in [0, 1].
+  """
+  g = models["generator"]
+  if not _is_int(cutoff) or not 0 < cutoff < g.num_ws:
+    raise ValueError(f"cutoff must be an integer in [1, {g.num_ws - 1}] (ws from A before it), got {cutoff!r}")
+  out = _mixed_images(g, jnp.asarray(z_coarse), jnp.asarray(z_fine), y_coarse, y_fine, cutoff=int(cutoff))
+  return tuple(np.clip(np.asarray(to_unit_range(x)), 0.0, 1.0) for x in out)
+
+
+def style_mixing_grid(models, key: jax.Array, config, *, rows: int = 5, columns: int = 5,
+                      cutoff: int | None = None) -> np.ndarray:
+  """The style-mixing figure as images, ((rows + 1) * (columns + 1), H, W, C) in [0, 1], row-major.
+
+  Row 0: a blank cell, then the B images (fine styles); column 0: the A
+  images (coarse styles); cell (i, j): A_i's ws before ``cutoff`` (default
+  :func:`coarse_styles`, 4x4 and 8x8, at most num_ws - 1) with B_j's after it. Unconditional
+  StyleGAN2 only (a conditional one would need labels for both).
+  """
+  hp = hparams_from_config(config)
+  if hp.num_classes is not None:
+    raise ValueError("style_mixing_grid draws unconditional StyleGAN2s; this one is conditional")
+  for name, value in (("rows", rows), ("columns", columns)):
+    if not _is_int(value) or value < 1:
+      raise ValueError(f"{name} must be a positive integer, got {value!r}")
+  cutoff = min(coarse_styles(), hp.num_ws - 1) if cutoff is None else cutoff
+  a_key, b_key = jax.random.split(key)
+  z_a = jax.random.normal(a_key, (rows, hp.latent_dim))
+  z_b = jax.random.normal(b_key, (columns, hp.latent_dim))
+  a, b, mixed = mix_styles(models, jnp.repeat(z_a, columns, axis=0), jnp.tile(z_b, (rows, 1)), cutoff=cutoff)
+  cells = [np.ones_like(a[0])] + list(b[:columns])
+  for i in range(rows):
+    cells += [a[i * columns]] + list(mixed[i * columns:(i + 1) * columns])
+  return np.stack(cells)
 
 
 register_model("stylegan2", build, sample, hparams=StyleGAN2Config)

@@ -18,6 +18,9 @@ from jaxgen.objectives._gan import discriminator_update_against
 from jaxgen.objectives._gan import gan_updates
 from jaxgen.objectives._pool import image_pool_init
 from jaxgen.objectives._pool import image_pool_query
+from jaxgen.objectives._stylegan2 import lazy_adam_hyperparameters
+from jaxgen.objectives._stylegan2 import stylegan2_aux_init
+from jaxgen.objectives._stylegan2 import stylegan2_updates
 from jaxgen.objectives._translation import TRANSLATION_LOSSES
 from jaxgen.objectives._translation import cyclegan_aux_init
 from jaxgen.objectives._translation import cyclegan_updates
@@ -42,7 +45,10 @@ __all__ = [
     "gan_updates",
     "image_pool_init",
     "image_pool_query",
+    "lazy_adam_hyperparameters",
     "mean_absolute_error",
     "negative_elbo_objective",
     "pix2pix_updates",
+    "stylegan2_aux_init",
+    "stylegan2_updates",
 ]
