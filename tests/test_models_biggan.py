@@ -461,3 +461,42 @@ def test_discriminator_inheriting_narrow_attention_is_refused():
     biggan.BigGANConfig(image_shape=(64, 64, 3), ch=4, latent_dim=60, attention=(32,))
   # A side that only G has puts no attention in D.
   biggan.BigGANConfig(image_shape=(32, 32, 1), ch=32, attention=(32,))
+
+
+def test_standing_statistics_are_the_batches_own():
+  """With one batch, inference-mode G normalises that batch exactly as a training-mode call does."""
+  g = biggan.BigGANGenerator(_hp(attention=()), rngs=nnx.Rngs(4))
+  warm = jax.random.split(jax.random.key(5), 2)
+  for _ in range(15):  # converge the power iterations, so train and inference calls divide by the same sigma
+    _generate(g, jax.random.normal(warm[0], (16, 12)), jnp.arange(16) % 5, True)
+  norms = [m for _, m in nnx.iter_modules(g) if isinstance(m, nnx.BatchNorm)]
+  before = [np.asarray(m.mean[...]) for m in norms]
+  key = jax.random.key(7)
+  biggan.standing_statistics(g, key, num_batches=1, batch_size=16)
+  assert all(m.momentum == 0.9 for m in norms)  # restored
+  assert not np.allclose(before[0], norms[0].mean[...])
+  z_key, y_key = jax.random.split(jax.random.fold_in(key, 0))  # the batch standing_statistics drew
+  z, y = jax.random.normal(z_key, (16, 12)), jax.random.randint(y_key, (16,), 0, 5)
+  inference = _generate(g, z, y, False)
+  training = _generate(nnx.clone(g), z, y, True)
+  np.testing.assert_allclose(inference, training, atol=2e-4)
+  with pytest.raises(ValueError, match="num_batches >= 1"):
+    biggan.standing_statistics(g, key, num_batches=0)
+
+
+def test_standing_statistics_average_the_batches():
+  g = biggan.BigGANGenerator(_hp(attention=()), rngs=nnx.Rngs(4))
+  key = jax.random.key(3)
+  # Three batches averaged = the mean of the three single-batch statistics drawn with the same keys.
+  singles = []
+  for i in range(3):
+    one = nnx.clone(g)
+    z_key, y_key = jax.random.split(jax.random.fold_in(key, i))
+    for m in (m for _, m in nnx.iter_modules(one) if isinstance(m, nnx.BatchNorm)):
+      m.momentum = 0.0
+    _generate(one, jax.random.normal(z_key, (8, 12)), jax.random.randint(y_key, (8,), 0, 5), True)
+    singles.append([np.asarray(m.var[...]) for _, m in nnx.iter_modules(one) if isinstance(m, nnx.BatchNorm)])
+  biggan.standing_statistics(g, key, num_batches=3, batch_size=8)
+  averaged = [np.asarray(m.var[...]) for _, m in nnx.iter_modules(g) if isinstance(m, nnx.BatchNorm)]
+  for got, *per_batch in zip(averaged, *singles):
+    np.testing.assert_allclose(got, np.mean(per_batch, axis=0), rtol=1e-5, atol=1e-6)

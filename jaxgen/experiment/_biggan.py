@@ -9,7 +9,9 @@ equal: hinge loss, k discriminator steps per generator step, Adam with
 beta1 = 0, an EMA of G from ``config.train.ema_start`` on. Each run is then
 measured on the dataset's LeNet (``jaxgen.metrics.feature_network``):
 
-* for the raw and the EMA generator, the truncation sweep of Brock et al.
+* for the raw and the EMA generator (the latter with standing batch-norm
+  statistics, ``biggan.standing_statistics`` over ``config.eval.standing_batches``
+  batches, as the reference evaluates its EMA G), the truncation sweep of Brock et al.
   (Section 3.1, Figure 2): for each threshold of ``config.eval.truncations``
   (``None`` = none), z with every entry beyond the threshold redrawn
   (``jaxgen.random.truncated_normal_resample``): class accuracy (the share of
@@ -39,7 +41,7 @@ from jaxgen.experiment._cgan import _real_reference
 from jaxgen.experiment._common import (batch_shape_of, make_optimizer, prepare_images, run_from_config, steady_speed,
                                        to_classifier_input, write_json)
 from jaxgen.experiment._gan import check_gan_config, gan_updates_of
-from jaxgen.models import build_models, dcgan
+from jaxgen.models import biggan, build_models, dcgan
 
 # Brock et al. 2019, CIFAR-10 (their appendix, as quoted in Ho et al. 2020, Table 1): the figures a user
 # with an accelerator compares the cifar10 preset against; not comparable with LeNet figures on digits.
@@ -81,6 +83,9 @@ def check_biggan_config(config, *, dataset_size: int | None = None) -> None:
   for name in ("generator_learning_rate", "discriminator_learning_rate"):
     if not float(t[name]) > 0:
       raise ValueError(f"config.train.{name} must be > 0, got {t[name]}")
+  standing = config.eval.get("standing_batches", 0)
+  if isinstance(standing, bool) or not isinstance(standing, int) or standing < 0:
+    raise ValueError(f"config.eval.standing_batches must be an integer >= 0 (0: none), got {standing!r}")
   try:
     thresholds = _thresholds(config)
   except (TypeError, ValueError):
@@ -159,6 +164,10 @@ def _train_one(config, workdir, x, y, class_probs, *, progress):
   seconds = time.perf_counter() - t0
   raw = train.merge_models(graphdefs, state, use_ema=False)
   ema = train.merge_models(graphdefs, state, use_ema=True)
+  if config.eval.get("standing_batches", 0):
+    # The EMA's averaged batch-norm statistics belong to no single set of weights: re-estimate them.
+    biggan.standing_statistics(ema["generator"], jax.random.key(config.seed), num_batches=config.eval.standing_batches,
+                               batch_size=int(t.batch_size))
   return raw, ema, int(state.step), seconds
 
 

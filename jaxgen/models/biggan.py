@@ -589,6 +589,46 @@ def build(config, rngs: nnx.Rngs) -> dict[str, nnx.Module]:
   return {"generator": BigGANGenerator(hp, rngs=rngs), "discriminator": BigGANDiscriminator(hp, rngs=rngs)}
 
 
+def standing_statistics(generator: BigGANGenerator, key: jax.Array, *, num_batches: int = 16,
+                        batch_size: int = 64) -> BigGANGenerator:
+  """Sets G's batch-norm statistics to "standing statistics"; returns G (changed in place).
+
+  mu and sigma^2 of every batch norm become the average, over ``num_batches``
+  batches of G(z, y) with z ~ N(0, I) and y uniform, of the statistics of each
+  batch (Brock et al. 2019, Appendix C; ``accumulate_standing_stats`` in
+  ``utils.py`` of ajbrock/BigGAN-PyTorch). Running averages kept during
+  training mix statistics of older weights, and an EMA of the weights averages
+  statistics that no single set of weights produced; the standing ones are
+  those of the weights G has now. Spectral-norm state is left as it was.
+  """
+  if num_batches < 1 or batch_size < 2:
+    raise ValueError(f"standing_statistics needs num_batches >= 1 and batch_size >= 2, got {num_batches}, {batch_size}")
+  norms = [m for _, m in nnx.iter_modules(generator) if isinstance(m, nnx.BatchNorm)]
+  momenta = [m.momentum for m in norms]
+  for m in norms:
+    m.momentum = 0.0  # a train-mode call then leaves exactly this batch's statistics behind
+  graphdef, state = nnx.split(generator)
+
+  @jax.jit
+  def batch_statistics(state, key):
+    g = nnx.merge(graphdef, state)
+    z_key, y_key = jax.random.split(key)
+    g(jax.random.normal(z_key, (batch_size, g.latent_dim)),
+      jax.random.randint(y_key, (batch_size,), 0, g.num_classes), train=True)
+    return nnx.state(g, nnx.BatchStat)
+
+  try:
+    total = None
+    for i in range(num_batches):
+      stats = batch_statistics(state, jax.random.fold_in(key, i))
+      total = stats if total is None else jax.tree.map(jnp.add, total, stats)
+    nnx.update(generator, jax.tree.map(lambda s: s / num_batches, total))
+  finally:
+    for m, momentum in zip(norms, momenta):
+      m.momentum = momentum
+  return generator
+
+
 def sample(models, key: jax.Array, num: int, config, labels=None, truncation: float | None = None) -> np.ndarray:
   """``num`` images (num, H, W, C) in [0, 1] of G(z, y), batch norm in inference mode.
 
