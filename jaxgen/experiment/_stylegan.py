@@ -114,10 +114,10 @@ def _optimizers(config):
   return out
 
 
-@functools.partial(nnx.jit, static_argnames=("psi", "noise_mode"))
-def _stylegan_images(models, z, key, *, psi: float = 1.0, noise_mode: str = "random"):
-  """G(z) in [0, 1] (clipped), inference mode: truncation psi, random noise from ``key``."""
-  x = models["generator"](z, train=False, key=key, truncation_psi=psi, noise_mode=noise_mode)
+@functools.partial(nnx.jit, static_argnames=("noise_mode",))
+def _stylegan_images(models, z, key, psi, *, noise_mode: str = "random"):
+  """G(z) in [0, 1] (clipped), inference mode: truncation psi (traced: one compilation for the sweep), noise."""
+  x = models["generator"](z, train=False, key=key, truncation_psi=jnp.float32(psi), noise_mode=noise_mode)
   return jnp.clip(stylegan2.to_unit_range(x), 0.0, 1.0)
 
 
@@ -126,7 +126,7 @@ def _sample_stylegan(models, latent_dim: int, key, num: int, *, psi: float = 1.0
   for i in range(-(-num // batch_size)):
     z_key, noise_key = jax.random.split(jax.random.fold_in(key, i))
     z = jax.random.normal(z_key, (batch_size, latent_dim))
-    out.append(np.asarray(_stylegan_images(models, z, noise_key, psi=psi)))
+    out.append(np.asarray(_stylegan_images(models, z, noise_key, psi)))
   return np.concatenate(out)[:num]
 
 
@@ -136,7 +136,7 @@ def _train_stylegan(config, workdir: str, x: np.ndarray, *, progress: bool):
   grid_z = jax.random.normal(jax.random.key(1234), (64, config.model.latent_dim))
   grids = train.sample_grid_hook(
       os.path.join(workdir, "samples"), train.split_models(models)[0],
-      lambda m: _stylegan_images(m, grid_z, None, noise_mode="const"),
+      lambda m: _stylegan_images(m, grid_z, None, 1.0, noise_mode="const"),
       every_steps=t.sample_every, num_steps=t.num_steps, use_ema=True,
   )
   updates = objectives.stylegan2_updates(
@@ -231,7 +231,7 @@ def _path_length(models, feature_net, config, space: str, seed: int) -> float:
 def _truncation_figure(path: str, models, config, psis: list[float], seed: int) -> None:
   """A row per psi, the same z (and noise) in every row."""
   z = jax.random.normal(jax.random.key(seed), (10, config.model.latent_dim))
-  rows = [np.asarray(_stylegan_images(models, z, None, psi=psi, noise_mode="const")) for psi in psis]
+  rows = [np.asarray(_stylegan_images(models, z, None, psi, noise_mode="const")) for psi in psis]
   grid = np.concatenate(rows)
   plot.save_image_grid(path, grid, ncol=10, scale=plot.grid_scale(grid.shape[1:]))
 
