@@ -102,6 +102,9 @@ Differences from the reference, all deliberate:
   stay float32, as the reference keeps them.
 * The mapping's hidden width is ``w_dim`` (the reference's default
   ``layer_features=None``); G's architecture is "skip" only.
+* An EMA of G kept by ``jaxgen.train`` averages w_avg with the weights (the
+  core averages every floating state); the reference copies G's w_avg into
+  G_ema. Both track the mean w; the average lags by the EMA's half-life.
 
 References:
   Karras, Laine, Aittala, Hellsten, Lehtinen, Aila. "Analyzing and Improving
