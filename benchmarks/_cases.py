@@ -25,6 +25,12 @@ CycleGAN's two as one stream ``"ab"`` of ``{"a", "b"}`` and unpacks it for the
 objective: both domains' batches are still gathered every step (at the same
 indices: the synthetic domains are independent draws, so that pairs nothing).
 
+StyleGAN2 regularises lazily: R1 every 16 steps, the path length every 4, each
+a ``lax.cond`` that costs nothing on the other steps. Its steps therefore
+differ in cost with the step index, and :attr:`JaxSetup.period` (16) tells the
+harness to time windows of whole periods: every window then holds the
+reference's mix of phases, whatever step it starts at.
+
 A model whose module has not landed in ``jaxgen.models`` yet is skipped with
 the import error as the reason.
 """
@@ -105,28 +111,47 @@ HPARAMS: dict[str, dict[str, Any]] = {
         discriminator="patch70", norm="instance", loss="least_squares", cycle_weight=10.0, identity=0.5,
         pool_size=50, lr=2e-4, b1=0.5, b2=0.999,
     ),
-    # BigGAN, experiments/biggan's "mnist" preset (its batch 64 per D step): 32x32x1, 10 classes, ch 32 (every
-    # G block 128 wide: 4x4 -> 8 -> 16 -> 32; D 32 -> 16 -> 8, 8, 8), z 64 in 4 chunks of 16, shared embedding
+    # BigGAN, experiments/biggan's "mnist" preset (its batch 64 per D step): 32x32x1, 10 classes, ch 16 (every
+    # G block 64 wide: 4x4 -> 8 -> 16 -> 32; D 32 -> 16 -> 8, 8, 8), z 64 in 4 chunks of 16, shared embedding
     # 32, self-attention after the blocks of side 16 (G's second, D's first), SN everywhere but G's shared
     # embedding; hinge loss, k = 2 D steps on 2 real minibatches per G step, orthogonal regularisation 1e-4
     # of G's weights (the shared embedding left out), Adam (0, 0.999) with G 1e-4 and D 4e-4. As the cgan
     # rows, no EMA of G (the experiment keeps one, from a quarter of its run).
     "biggan": dict(
-        image_shape=(32, 32, 1), num_classes=10, ch=32, latent_dim=64, shared_dim=32, hierarchical=True,
+        image_shape=(32, 32, 1), num_classes=10, ch=16, latent_dim=64, shared_dim=32, hierarchical=True,
         attention=(16,), init="ortho", bn_eps=1e-5, batch_norm_momentum=0.9, sn_eps=1e-6, loss="hinge", k=2,
         generator_ortho=1e-4, generator_lr=1e-4, discriminator_lr=4e-4, b1=0.0, b2=0.999,
+    ),
+    # StyleGAN2 (jaxgen.models.stylegan2 and objectives.stylegan2_updates, the benchmark's batch 32): 32x32x1
+    # unconditional, StyleGAN2Config's defaults (z and w 128, mapping 8 layers at lr multiplier 0.01, 128 channels
+    # at every resolution, skip G with noise inputs, residual D with minibatch std over groups of 4). The
+    # reference's four phases on one real batch: Gmain; Greg (path length, weight 2 on half the batch, decay
+    # 0.01) every g_reg_interval = 4 steps; Dmain; Dreg (R1, gamma 0.01) every d_reg_interval = 16 steps;
+    # style mixing 0.9. Adam (0, 0.99), lr 0.0025, eps 1e-8 per network, lr and betas adjusted by k / (k + 1)
+    # for its interval k (adam_hyperparameters). The PyTorch peer (peers/torch_stylegan2.py) reads this dict
+    # (its keys are those of torch_stylegan2.default_hparams()). No EMA of G, as the other rows.
+    "stylegan2": dict(
+        image_shape=(32, 32, 1), latent_dim=128, w_dim=128, mapping_layers=8, mapping_lr_multiplier=0.01,
+        w_avg_beta=0.995, channel_base=4096, channel_max=128, use_noise=True, mbstd_group_size=4,
+        mbstd_num_channels=1, r1_gamma=0.01, pl_weight=2.0, pl_decay=0.01, pl_batch_shrink=2, mixing_prob=0.9,
+        g_reg_interval=4, d_reg_interval=16, lr=0.0025, b1=0.0, b2=0.99, eps=1e-8,
     ),
 }
 
 MODEL_NAMES = tuple(HPARAMS)
 
 # The cases with a PyTorch peer in benchmarks/peers/torch_models.py; the others are timed in jaxgen only.
-TORCH_PEERS = ("ae", "vae", "conv_vae", "gan_mlp", "dcgan", "toy_gan", "pix2pix", "cyclegan", "biggan")
+TORCH_PEERS = ("ae", "vae", "conv_vae", "gan_mlp", "dcgan", "toy_gan", "pix2pix", "cyclegan", "biggan",
+               "stylegan2")
 
 # Convolutional models: XLA's CPU backend runs convolutions several times slower
 # inside a loop body, so their K steps are unrolled (few, to bound compile time).
 UNROLLED = {"conv_vae": 4, "dcgan": 2, "cgan_projection": 2, "cgan_ac": 2, "pix2pix": 2, "cyclegan": 2,
-            "biggan": 2, **{name: 2 for name in HPARAMS if name.startswith("gan_loss_")}}
+            "biggan": 2, "stylegan2": 2, **{name: 2 for name in HPARAMS if name.startswith("gan_loss_")}}
+
+# StyleGAN2's networks with a lazy regulariser, and the hyperparameter holding its interval: their Adam's lr
+# and betas are adjusted by k / (k + 1) (jaxgen.objectives.lazy_adam_hyperparameters).
+LAZY_INTERVALS = {"stylegan2": {"generator": "g_reg_interval", "discriminator": "d_reg_interval"}}
 
 # The image-translation cases: their streams and networks come from the models' own builders.
 TRANSLATION = ("pix2pix", "cyclegan")
@@ -142,6 +167,10 @@ class JaxSetup:
     data: one stream: its name -> a pytree of host arrays, leading axis = examples.
     examples_per_step: real examples consumed by one step (the batch size; k batches for a GAN whose k
       discriminator steps take a minibatch each).
+    period: steps after which the step's work repeats: the least common multiple of its updates'
+      ``every`` (a ``Forward`` runs every step; StyleGAN2: 16, R1 every 16 steps and the path length
+      every 4; 1 for the others). A skipped lazy update costs nothing (a ``lax.cond``), so the harness
+      times windows of whole periods.
   """
 
   step: Callable
@@ -151,6 +180,7 @@ class JaxSetup:
   unroll: bool = False
   max_k: int | None = None
   compiler_options: dict | None = None
+  period: int = 1
 
 
 def synthetic_data(name: str, num: int, seed: int = 0) -> dict[str, Any]:
@@ -178,7 +208,7 @@ def synthetic_data(name: str, num: int, seed: int = 0) -> dict[str, Any]:
   if "num_classes" in hp:
     labels = rng.integers(0, hp["num_classes"], num).astype(np.int32)
     return {"x": {"x": 2.0 * images - 1.0, "y": labels}}
-  if name == "dcgan" or name.startswith("gan_loss_"):
+  if name in ("dcgan", "stylegan2") or name.startswith("gan_loss_"):
     return {"x": 2.0 * images - 1.0}
   if name in ("gan_mlp",):
     return {"x": images}
@@ -244,6 +274,13 @@ def build_modules(name: str, rngs: nnx.Rngs, compute_dtype: str = "float32") -> 
     fields = {f.name for f in dataclasses.fields(BigGANConfig)}
     cfg = BigGANConfig(**{k: v for k, v in hp.items() if k in fields}, compute_dtype=dt)
     return {"generator": BigGANGenerator(cfg, rngs=rngs), "discriminator": BigGANDiscriminator(cfg, rngs=rngs)}
+  if name == "stylegan2":
+    from jaxgen.models.stylegan2 import StyleGAN2Config, StyleGAN2Discriminator, StyleGAN2Generator
+
+    fields = {f.name for f in dataclasses.fields(StyleGAN2Config)}
+    cfg = StyleGAN2Config(**{k: v for k, v in hp.items() if k in fields}, compute_dtype=dt)
+    return {"generator": StyleGAN2Generator(cfg, rngs=rngs),
+            "discriminator": StyleGAN2Discriminator(cfg, rngs=rngs)}
   if name in TRANSLATION:
     import importlib
     import types
@@ -281,6 +318,13 @@ def _updates(name: str):
     # The shared class embedding is left out of the orthogonal regularisation, as in the reference.
     return train.gan_updates(loss=hp["loss"], k=hp["k"], latent_dim=hp["latent_dim"], num_classes=hp["num_classes"],
                              generator_ortho=hp["generator_ortho"], ortho_exclude=("shared",))
+  if name == "stylegan2":
+    from jaxgen.objectives import stylegan2_updates
+
+    return stylegan2_updates(
+        latent_dim=hp["latent_dim"], r1_gamma=hp["r1_gamma"], r1_interval=hp["d_reg_interval"],
+        pl_weight=hp["pl_weight"], pl_interval=hp["g_reg_interval"], pl_batch_shrink=hp["pl_batch_shrink"],
+        pl_decay=hp["pl_decay"], mixing_prob=hp["mixing_prob"])
   if "num_classes" in hp:
     # The conditional GANs: hinge loss, labels of generated images uniform over the classes.
     return train.gan_updates(loss="hinge", k=1, latent_dim=hp["latent_dim"], num_classes=hp["num_classes"])
@@ -296,15 +340,11 @@ def build_jax(name: str, batch_size: int, num_examples: int, compute_dtype: str 
 
   hp = HPARAMS[name]
   models = build_modules(name, nnx.Rngs(0), compute_dtype)
-  optimizers = {network: optax.adam(learning_rate(hp, network), b1=hp["b1"], b2=hp["b2"]) for network in models}
-  aux = None
-  if name == "cyclegan":
-    from jaxgen.objectives import cyclegan_aux_init
-
-    # The two pools of fakes and the fakes the generators' update hands to the discriminators' update.
-    aux = cyclegan_aux_init(hp["pool_size"], hp["image_shape"], hp["image_shape"], batch_size)
-  graphdefs, state = train.init_train_state(models, optimizers, jax.random.key(0), aux=aux)
-  step = train.make_train_step(graphdefs, optimizers, _updates(name))
+  optimizers = {network: optax.adam(**adam_hyperparameters(name, network)) for network in models}
+  graphdefs, state = train.init_train_state(models, optimizers, jax.random.key(0),
+                                            aux=_aux_state(name, batch_size))
+  updates = _updates(name)
+  step = train.make_train_step(graphdefs, optimizers, updates)
   data = synthetic_data(name, num_examples)
   if len(data) > 1:
     # The harness gathers one stream: the streams travel as one and are unpacked for the objectives.
@@ -314,13 +354,46 @@ def build_jax(name: str, batch_size: int, num_examples: int, compute_dtype: str 
     step, data = _k_minibatches(step, data, k)
   # jaxgen's compiler options, as its experiments pass them (the VAE family: XLA's own dots).
   options = train.compiler_options(ynnpack_dots=name not in ("ae", "vae", "conv_vae"))
-  return JaxSetup(step, state, data, k * batch_size,
-                  unroll=name in UNROLLED, max_k=UNROLLED.get(name), compiler_options=options)
+  return JaxSetup(step, state, data, k * batch_size, unroll=name in UNROLLED, max_k=UNROLLED.get(name),
+                  compiler_options=options, period=math.lcm(1, *(getattr(u, "every", 1) for u in updates)))
+
+
+def _aux_state(name: str, batch_size: int) -> Any:
+  """The objectives' auxiliary state of case ``name`` (None for the cases without one)."""
+  hp = HPARAMS[name]
+  if name == "cyclegan":
+    from jaxgen.objectives import cyclegan_aux_init
+
+    # The two pools of fakes and the fakes the generators' update hands to the discriminators' update.
+    return cyclegan_aux_init(hp["pool_size"], hp["image_shape"], hp["image_shape"], batch_size)
+  if name == "stylegan2":
+    from jaxgen.objectives import stylegan2_aux_init
+
+    return stylegan2_aux_init()  # the running mean path length
+  return None
 
 
 def learning_rate(hp: dict[str, Any], network: str) -> float:
   """The learning rate of ``network``: its own ``<network>_lr`` (BigGAN's G and D differ), else the case's ``lr``."""
   return hp[f"{network}_lr"] if f"{network}_lr" in hp else hp["lr"]
+
+
+def adam_hyperparameters(name: str, network: str) -> dict[str, float]:
+  """``optax.adam``'s arguments for ``network`` of case ``name``: learning_rate, b1, b2, eps (default 1e-8).
+
+  A network of :data:`LAZY_INTERVALS` gets its lr and betas adjusted for its
+  lazy regulariser's interval k (none when the regulariser's weight is 0), as
+  jaxgen's StyleGAN2 experiment and the reference's training loop do.
+  """
+  hp = HPARAMS[name]
+  lr, betas = learning_rate(hp, network), (hp["b1"], hp["b2"])
+  interval_key = LAZY_INTERVALS.get(name, {}).get(network)
+  if interval_key is not None:
+    from jaxgen.objectives import lazy_adam_hyperparameters
+
+    weight = hp["pl_weight"] if interval_key == "g_reg_interval" else hp["r1_gamma"]
+    lr, betas = lazy_adam_hyperparameters(lr, betas, hp[interval_key] if weight > 0 else 0)
+  return {"learning_rate": lr, "b1": betas[0], "b2": betas[1], "eps": hp.get("eps", 1e-8)}
 
 
 def _k_minibatches(step: Callable, data: dict[str, Any], k: int, seed: int = 0) -> tuple[Callable, dict[str, Any]]:

@@ -12,8 +12,16 @@
   K-step scan, jaxgen one step per dispatch, PyTorch eager, ``torch.compile``)
   in turn; the reported figure is the median over rounds with the min and
   max, so a burst of load from other processes hits every contender alike.
+* **Whole periods.** A step whose work depends on the step index (StyleGAN2's
+  lazy regularisers: R1 every 16 steps, the path length every 4) declares its
+  period (``JaxSetup.period``); every window of every contender then holds a
+  multiple of it (K rounded to a divisor or a multiple of the period, and
+  ``period / K`` dispatches per window), so each rate averages the steps in
+  the reference's proportions, whatever step the window starts at.
 * **FLOPs** of one step come from XLA's cost analysis of the one-step program
-  (the analysis of a ``scan`` counts its body once, not K times).
+  (the analysis of a ``scan`` counts its body once, not K times; of a
+  ``lax.cond`` its costlier branch, so a lazily regularised step is counted
+  as if it ran every regulariser: an upper bound of its mean FLOPs).
 """
 
 from __future__ import annotations
@@ -43,6 +51,25 @@ def summarize(samples: list[float]) -> dict[str, Any]:
 def steps_per_window(seconds_per_step: float, window_s: float, max_steps: int, min_steps: int = 1) -> int:
   """Whole steps filling about ``window_s`` seconds, clamped to [min_steps, max_steps]."""
   return int(min(max_steps, max(min_steps, round(window_s / max(seconds_per_step, 1e-9)))))
+
+
+def fit_period(k: int, period: int, max_k: int) -> tuple[int, int]:
+  """(K, dispatches) with K * dispatches a multiple of ``period``: the K-step chunks of a window of whole periods.
+
+  K at least ``period`` (and ``max_k`` allowing) is rounded down to a multiple
+  of it, one dispatch a window; a smaller K to the largest divisor of the
+  period not above it, ``period / K`` dispatches a window.
+
+  Example:
+    >>> fit_period(2, 16, 2), fit_period(40, 16, 200), fit_period(3, 16, 3), fit_period(7, 1, 7)
+    ((2, 8), (32, 1), (2, 8), (7, 1))
+  """
+  if period <= 1:
+    return k, 1
+  if k >= period and max_k >= period:
+    return k // period * period, 1
+  k = max(d for d in range(1, k + 1) if period % d == 0)
+  return k, period // k
 
 
 @dataclasses.dataclass
@@ -133,11 +160,13 @@ def jax_contenders(setup, dp: train.DataParallel, batch_size: int, *, window_s: 
   """The jaxgen contenders: K steps in one ``lax.scan`` dispatch, and one step per dispatch.
 
   K is chosen from the warmed-up one-step time so that a chunk lasts about
-  ``window_s`` (at least 2 steps unless ``max_k`` is 1, at most ``max_k``).
+  ``window_s`` (at least 2 steps unless ``max_k`` is 1, at most ``max_k``),
+  then fitted to ``setup.period`` (:func:`fit_period`): a window is
+  ``dispatches`` chunks of K steps, or K * ``dispatches`` one-step dispatches.
 
   Returns:
-    The contenders and an info dict: K, trace and compile seconds of both
-    programs, and ``flops_per_step`` from XLA's cost analysis.
+    The contenders and an info dict: K, the period, trace and compile seconds
+    of both programs, and ``flops_per_step`` from XLA's cost analysis.
   """
   chunks = JaxChunks(setup, dp, batch_size)
   if setup.max_k:
@@ -147,23 +176,30 @@ def jax_contenders(setup, dp: train.DataParallel, batch_size: int, *, window_s: 
     chunks.run(one, 1, 1)
   steps, seconds = chunks.run(one, 1, 3)
   k = steps_per_window(seconds / steps, window_s, max_k, min_steps=min(2, max_k))
+  period = setup.period
+  k, dispatches = fit_period(k, period, max_k)
   scan, scan_times = (one, one_times) if k == 1 else chunks.compile(k)
   chunks.run(scan, k, 1)  # warm-up
   flops = compiled_flops(one)
   if flops is not None and dp.num_shards > 1:
     flops *= dp.num_shards  # XLA analyses the per-device program of the partitioned step
-  info = {"scan_steps": k, "one_step": one_times, "scan": scan_times, "flops_per_step": flops}
-  contenders = [Contender("jaxgen_scan", lambda: chunks.run(scan, k, 1), {"steps_per_dispatch": k, **scan_times})]
+  window = k * dispatches
+  info = {"scan_steps": k, "period": period, "one_step": one_times, "scan": scan_times, "flops_per_step": flops}
+  contenders = [Contender("jaxgen_scan", lambda: chunks.run(scan, k, dispatches),
+                          {"steps_per_dispatch": k, "steps_per_window": window, **scan_times})]
   if per_step:
-    contenders.append(
-        Contender("jaxgen_step", lambda: chunks.run(one, 1, k), {"steps_per_dispatch": 1, **one_times})
-    )
+    contenders.append(Contender("jaxgen_step", lambda: chunks.run(one, 1, window),
+                                {"steps_per_dispatch": 1, "steps_per_window": window, **one_times}))
   return contenders, info
 
 
 def torch_contender(name: str, make_step: Callable[[], Callable], *, compiled: bool, window_s: float,
-                    max_steps: int, synchronize: Callable[[], None]) -> Contender:
-  """A PyTorch peer: first call timed (compile for ``torch.compile``), warm-up, then windows."""
+                    max_steps: int, synchronize: Callable[[], None], period: int = 1) -> Contender:
+  """A PyTorch peer: first call timed (compile for ``torch.compile``), warm-up, then windows.
+
+  A window holds a multiple of ``period`` steps (the jaxgen step's period: the
+  peer runs the same lazy phases on the same schedule).
+  """
   step = make_step()
   t0 = time.perf_counter()
   step()
@@ -178,6 +214,7 @@ def torch_contender(name: str, make_step: Callable[[], Callable], *, compiled: b
   synchronize()
   seconds_per_step = (time.perf_counter() - t0) / 3
   n = steps_per_window(seconds_per_step, window_s, max_steps, min_steps=2)
+  n = -(-n // period) * period
 
   def run_window():
     t0 = time.perf_counter()

@@ -16,7 +16,10 @@ fraction of this machine's measured float32 matmul peak; K steps per
 importable, the same model in PyTorch eager and under ``torch.compile``, and
 prints the ratio jaxgen / PyTorch. Models without a PyTorch peer (the
 conditional GANs ``cgan_projection`` and ``cgan_ac``) are timed in jaxgen
-only: their peer columns read "-". ``--compute_dtypes bfloat16`` times the
+only: their peer columns read "-". A step with lazy regularisers (StyleGAN2:
+R1 every 16 steps, the path length every 4) is timed over windows of whole
+periods of 16 steps, in jaxgen and in PyTorch alike, so its steps/s is the
+mean over the reference's mix of steps. ``--compute_dtypes bfloat16`` times the
 models' bfloat16 compute dtype (float32 parameters and losses) against
 PyTorch under ``torch.autocast(dtype=torch.bfloat16)``. It prints a table and writes JSON
 (``--out``) with the device, the date and the library versions.
@@ -41,7 +44,7 @@ import time
 
 MODEL_NAMES = ("ae", "vae", "conv_vae", "gan_mlp", "dcgan", "toy_gan", "cgan_projection", "cgan_ac",
                "gan_loss_non_saturating", "gan_loss_least_squares", "gan_loss_wgan_gp", "gan_loss_hinge",
-               "gan_loss_non_saturating_r1", "pix2pix", "cyclegan", "biggan")
+               "gan_loss_non_saturating_r1", "pix2pix", "cyclegan", "biggan", "stylegan2")
 # jaxgen.models._precision.COMPUTE_DTYPES, spelled out so that parsing flags does not start JAX.
 COMPUTE_DTYPES = ("float32", "bfloat16")
 
@@ -218,7 +221,7 @@ def main(argv=None) -> dict:
                 lambda c=compiled: torch_models.build_torch_step(
                     name, batch_size, args.num_examples, compile=c, device=torch_device, compute_dtype=dtype),
                 compiled=compiled, window_s=args.window_s, max_steps=max(args.max_k, 2),
-                synchronize=synchronize,
+                synchronize=synchronize, period=setup.period,
             ))
           except Exception as e:  # noqa: BLE001 - a failing peer must not stop the jaxgen numbers
             skipped.append({"model": name, "batch_size": batch_size, "peer": peer, "reason": repr(e)[:300]})

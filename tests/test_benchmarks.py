@@ -358,7 +358,7 @@ def test_biggan_peer_networks_have_jaxgens_parameter_counts():
   torch_counts = [sum(p.numel() for p in m.parameters() if p.requires_grad)
                   for m in torch_models.build_models("biggan")]
   # Trainable parameters only: the spectral-norm vectors and BatchNorm statistics are state in both.
-  assert jax_counts == torch_counts == [1_065_794, 1_073_026]
+  assert jax_counts == torch_counts == [294_466, 269_250]
 
 
 @pytest.mark.skipif("not _torch_available()")
@@ -411,5 +411,117 @@ def test_quick_run_times_biggan_with_its_peer(tiny_biggan):
   assert row["num_parameters"] == _cases.num_parameters(nnx.state(models, nnx.Param))
   expected = {"jaxgen_scan", "jaxgen_step"} | ({"torch_eager"} if peers == "eager" else set())
   assert set(row["contenders"]) == expected
+  if peers == "eager":
+    assert row["ratio_torch_eager"] > 0
+
+
+# ---- StyleGAN2 ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_stylegan2(monkeypatch):
+  # 8x8x1, 8 channels, z and w 8, a mapping of 2 layers: every phase of the case at a fraction of the compile
+  # time (the PyTorch peer reads the same dict).
+  monkeypatch.setitem(_cases.HPARAMS, "stylegan2", dict(
+      _cases.HPARAMS["stylegan2"], image_shape=(8, 8, 1), latent_dim=8, w_dim=8, mapping_layers=2,
+      channel_base=64, channel_max=8))
+
+
+def test_stylegan2_row_is_stylegan2_config_defaults_and_the_asked_training():
+  from jaxgen.models.stylegan2 import StyleGAN2Config
+
+  hp, config = _cases.HPARAMS["stylegan2"], StyleGAN2Config()
+  for key in ("image_shape", "latent_dim", "w_dim", "mapping_layers", "mapping_lr_multiplier", "w_avg_beta",
+              "channel_base", "channel_max", "use_noise", "mbstd_group_size", "mbstd_num_channels"):
+    assert hp[key] == getattr(config, key), key
+  assert config.num_classes is None and "num_classes" not in hp  # unconditional
+  assert (hp["r1_gamma"], hp["pl_weight"], hp["mixing_prob"]) == (0.01, 2.0, 0.9)
+  assert (hp["g_reg_interval"], hp["d_reg_interval"]) == (4, 16)
+  assert [(u.name, u.networks, u.every) for u in _cases._updates("stylegan2")] == [
+      ("generator", ("generator",), 1), ("path_length", ("generator",), 4),
+      ("discriminator", ("discriminator",), 1), ("r1", ("discriminator",), 16)]
+  assert "stylegan2" in _cases.TORCH_PEERS and _cases.UNROLLED["stylegan2"] == 2
+  # Adam per network, lr and betas adjusted by k / (k + 1) for its lazy interval k; the other rows untouched.
+  for network, k in (("generator", 4), ("discriminator", 16)):
+    got = _cases.adam_hyperparameters("stylegan2", network)
+    r = k / (k + 1)
+    assert got == pytest.approx({"learning_rate": 0.0025 * r, "b1": 0.0, "b2": 0.99**r, "eps": 1e-8})
+  assert _cases.adam_hyperparameters("biggan", "generator") == {"learning_rate": 1e-4, "b1": 0.0, "b2": 0.999,
+                                                                "eps": 1e-8}
+
+
+@pytest.mark.skipif("not _torch_available()")
+def test_stylegan2_peer_reads_the_rows_hparams_and_adam():
+  from benchmarks.peers import torch_models, torch_stylegan2
+
+  hp = _cases.HPARAMS["stylegan2"]
+  # Every setting of the peer comes from the row (the batch size from the benchmark's --batch_sizes).
+  assert set(torch_stylegan2.default_hparams()) - {"batch_size"} <= set(hp)
+  assert {k: hp[k] for k in ("lr", "b1", "b2", "eps")} == dict(lr=0.0025, b1=0.0, b2=0.99, eps=1e-8)
+  g, d = torch_models.build_models("stylegan2")
+  step = torch_stylegan2.build_step(g, d, hp)
+  for network, opt in (("generator", "G"), ("discriminator", "D")):
+    (group,) = step.optimizers[opt].param_groups
+    want = _cases.adam_hyperparameters("stylegan2", network)
+    assert group["lr"] == pytest.approx(want["learning_rate"]) and group["eps"] == want["eps"]
+    assert group["betas"] == pytest.approx((want["b1"], want["b2"]))
+
+
+@pytest.mark.skipif("not _torch_available()")
+def test_stylegan2_peer_networks_have_jaxgens_parameter_counts():
+  from benchmarks.peers import torch_models
+
+  models = nnx.eval_shape(lambda: _cases.build_modules("stylegan2", nnx.Rngs(0)))
+  jax_counts = [_cases.num_parameters(nnx.state(models[n], nnx.Param)) for n in ("generator", "discriminator")]
+  torch_counts = [sum(p.numel() for p in m.parameters()) for m in torch_models.build_models("stylegan2")]
+  assert jax_counts == torch_counts == [1_349_387, 1_346_049]
+
+
+def test_stylegan2_case_runs_every_phase_on_its_schedule(tiny_stylegan2):
+  import jax
+  import numpy as np
+
+  setup = _cases.build_jax("stylegan2", batch_size=4, num_examples=16)
+  assert setup.unroll and setup.max_k == 2 and setup.examples_per_step == 4
+  assert setup.period == 16  # R1 every 16 steps, the path length every 4
+  (stream, data), = setup.data.items()
+  assert stream == "x" and data.shape == (16, 8, 8, 1) and -1.0 <= data.min() and data.max() <= 1.0
+  assert float(setup.state.aux["pl_mean"]) == 0.0
+  step = jax.jit(setup.step)
+  batch = {stream: data[np.arange(4)]}
+  state, metrics = step(setup.state, batch)  # step 0 runs all four phases
+  assert int(state.step) == 1
+  assert float(metrics["applied/path_length"]) == 1.0 and float(metrics["applied/r1"]) == 1.0
+  for key in ("g_loss", "d_loss", "r1", "pl_length", "pl_mean"):
+    assert np.isfinite(float(metrics[key])), key
+  assert float(state.aux["pl_mean"]) > 0
+  state, metrics = step(state, batch)  # step 1: the main phases only
+  assert float(metrics["applied/path_length"]) == 0.0 and float(metrics["applied/r1"]) == 0.0
+  assert np.isfinite(float(metrics["g_loss"])) and np.isfinite(float(metrics["d_loss"]))
+
+
+def test_windows_hold_whole_periods():
+  from benchmarks import _harness
+
+  assert _harness.fit_period(2, 16, 2) == (2, 8)
+  assert _harness.fit_period(1, 16, 1) == (1, 16)
+  assert _harness.fit_period(5, 16, 5) == (4, 4)
+  assert _harness.fit_period(40, 16, 200) == (32, 1)
+  assert _harness.fit_period(20, 16, 20) == (16, 1)
+  assert _harness.fit_period(7, 1, 7) == (7, 1)  # no lazy phases: K as chosen
+
+
+def test_quick_run_times_stylegan2_with_its_peer_over_whole_periods(tiny_stylegan2):
+  peers = "eager" if _torch_available() else "none"
+  result = step.main(["--models", "stylegan2", "--batch_sizes", "4", "--quick", "--peers", peers,
+                      "--torch_threads", "1"])
+  row, = result["results"]
+  assert row["model"] == "stylegan2" and row["flops_per_step"] > 0 and row["period"] == 16
+  models = nnx.eval_shape(lambda: _cases.build_modules("stylegan2", nnx.Rngs(0)))
+  assert row["num_parameters"] == _cases.num_parameters(nnx.state(models, nnx.Param))
+  expected = {"jaxgen_scan", "jaxgen_step"} | ({"torch_eager"} if peers == "eager" else set())
+  assert set(row["contenders"]) == expected
+  for c in row["contenders"].values():
+    assert c["steps_per_window"] % 16 == 0
   if peers == "eager":
     assert row["ratio_torch_eager"] > 0

@@ -33,6 +33,10 @@ minibatches, then a generator update whose gradients get the orthogonal
 regularisation's term added (``utils.ortho``). D judges real and generated
 images in two calls, as jaxgen's objective does (the reference concatenates
 them into one call of twice the batch).
+
+The StyleGAN2 peer is ``benchmarks/peers/torch_stylegan2.py`` (NVlabs/stylegan2-ada-pytorch's
+networks and its loop's four phases, lazy regularisation and the adjusted Adam
+included), built from ``HPARAMS["stylegan2"]``, the dict jaxgen's case reads.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmarks._cases import HPARAMS, learning_rate, synthetic_data
+from benchmarks.peers import torch_stylegan2
 from jaxgen.models._precision import check_compute_dtype
 
 
@@ -785,6 +790,8 @@ def build_models(name: str) -> list[nn.Module]:
             *(_patch_discriminator(c, hp["discriminator_features"], hp["discriminator"], hp["norm"]) for _ in "ab")]
   if name == "biggan":
     return [BigGANGenerator(hp), BigGANDiscriminator(hp)]
+  if name == "stylegan2":
+    return list(torch_stylegan2.build_models(hp))
   return [cls(hp) for cls in _GAN_PAIRS[name]]
 
 
@@ -837,6 +844,10 @@ def _build(name, batch_size, num_examples, compile, device, compute_dtype="float
     # A real minibatch per D update: images and labels gathered at the same (k, batch) indices.
     x_all, y_all = _nchw(data["x"]["x"]).to(device), torch.from_numpy(data["x"]["y"]).long().to(device)
     step = _biggan_step(*(m.train() for m in build_models(name)), hp)
+  elif name == "stylegan2":
+    # The reference's loop: Gmain, Greg every g_reg_interval steps, Dmain, Dreg every d_reg_interval, on x.
+    x_all = _nchw(data["x"]).to(device)
+    step = torch_stylegan2.build_step(*build_models(name), hp)
   else:
     raise ValueError(f"no PyTorch peer for '{name}'")
   step = _autocast(step, device, compute_dtype)
