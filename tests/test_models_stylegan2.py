@@ -345,6 +345,33 @@ def test_downsampling_conv_equals_the_references_generic_path(kernel):
   np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("kernel", [3, 1])
+def test_downsampling_conv_derivatives_equal_autodiff_of_the_plain_form(kernel):
+  # _downsample_conv computes its derivatives its own way (a custom JVP for k = 3, the filter on pixel phases
+  # for k = 1); the plain form, differentiated by JAX: upfirdn2d, then lax's strided (or 1x1) convolution.
+  def plain(x, k):
+    y, stride = (sg.upfirdn2d(x, down=2, padding=(1, 1)), 1) if kernel == 1 else (sg.upfirdn2d(x, padding=(2, 2)), 2)
+    return jax.lax.conv_general_dilated(y, k, (stride, stride), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+  keys = jax.random.split(jax.random.key(0), 5)
+  x, dx = (jax.random.normal(key, (2, 8, 8, 3)) for key in keys[:2])
+  k, dk = (jax.random.normal(key, (kernel, kernel, 3, 4)) / kernel for key in keys[2:4])
+  v = jax.random.normal(keys[4], (2, 4, 4, 4))
+
+  @jax.jit
+  def derivatives(x, k):
+    out = {}
+    for name, f in (("new", sg._downsample_conv), ("plain", plain)):
+      d = lambda x, k, f=f: jnp.sum(jnp.tanh(f(x, k)) * v)  # noqa: E731
+      r1 = lambda x, k, d=d: jnp.sum(jnp.square(jax.grad(d)(x, k)))  # noqa: E731  (R1's second derivative)
+      out[name] = (jax.grad(d, argnums=(0, 1))(x, k), jax.grad(r1, argnums=(0, 1))(x, k),
+                   jax.jvp(f, (x, k), (dx, dk))[1])
+    return out
+
+  out = derivatives(x, k)
+  chex.assert_trees_all_close(out["new"], out["plain"], rtol=1e-4, atol=1e-5)
+
+
 def test_synthesis_layer_and_torgb_by_hand(nets):
   block = nets[0].synthesis.blocks[1]  # 8x8: up-conv 8 -> 8, conv, ToRGB 8 -> 1
   layer, torgb = nnx.clone(block.conv0), block.torgb
