@@ -40,7 +40,10 @@ two runs at 3.1 steps/s): raw G with ortho, thresholds none -> 0.25: class
 accuracy 0.992 -> 1.000, precision 0.903 -> 1.000, recall 0.067 -> 0, diversity
 0.617 -> 0.096, FID 9.39 (best 9.38 at 2; 9.88 without ortho). The EMA G
 (decay 0.99 from step 250, standing statistics): FID 7.11, best 6.91 at 2
-(7.17 without ortho). See the README.
+(7.17 without ortho). MNIST preset with ortho (1,500 steps, 5,383 s at 0.36
+steps/s): thresholds none -> 0.25, EMA G class accuracy 0.979 -> 1.000,
+precision 0.748 -> 0.967, recall 0.407 -> 0, FID 21.54 (raw 29.74 at 2). See
+the README.
 """
 
 import ml_collections
