@@ -23,6 +23,7 @@ def biggan_run(tmp_path_factory):
   config.train.ema_start = 2
   config.train.sample_every = 2
   config.eval.samples_per_class = 10
+  config.eval.standing_batches = 2  # the EMA G's standing statistics: the path, not the estimate
   config.eval.cache_dir = str(tmp_path_factory.mktemp("feature_networks"))
   experiment.check_biggan_config(config)
   config.lock()  # as the command line's flags give it
