@@ -38,8 +38,8 @@ from flax import nnx
 
 from jaxgen import data, metrics, plot, random, train
 from jaxgen.experiment._cgan import _real_reference
-from jaxgen.experiment._common import (batch_shape_of, make_optimizer, prepare_images, run_from_config, steady_speed,
-                                       to_classifier_input, write_json)
+from jaxgen.experiment._common import (batch_shape_of, make_optimizer, run_from_config, steady_speed,
+                                       to_classifier_input, train_images_of, write_json)
 from jaxgen.experiment._gan import check_gan_config, gan_updates_of
 from jaxgen.models import biggan, build_models, dcgan
 
@@ -210,11 +210,7 @@ def train_biggan(config, workdir: str, *, progress: bool = True) -> dict:
     raise ValueError(f"config.model.num_classes={config.model.num_classes} but {config.data.name} has "
                      f"{ds.num_classes} classes: set it to {ds.num_classes}")
   shape = tuple(config.model.image_shape)
-  if ds.train.shape[-1] != shape[-1]:
-    raise ValueError(f"config.model.image_shape has {shape[-1]} channels but {config.data.name} images have "
-                     f"{ds.train.shape[-1]}: set config.model.image_shape=({shape[0]}, {shape[1]}, {ds.train.shape[-1]})")
-  x = prepare_images(ds.train, shape[0])
-  data.check_images(x, image_shape=shape, what="train images")
+  x = train_images_of(config, ds)
   y = ds.train_labels.astype(np.int32)
   check_biggan_config(config, dataset_size=x.shape[0])
   class_probs = np.bincount(y, minlength=ds.num_classes) / y.size

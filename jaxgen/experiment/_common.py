@@ -345,6 +345,17 @@ def prepare_images(images: np.ndarray, side: int) -> np.ndarray:
   return data.pad_to(images, side) if _small_margin(h, side) else data.resize(images, side)
 
 
+def train_images_of(config, ds) -> np.ndarray:
+  """``ds.train`` at ``config.model.image_shape`` (:func:`prepare_images`), checked; one-line errors for a mismatch."""
+  shape = tuple(config.model.image_shape)
+  if ds.train.shape[-1] != shape[-1]:
+    raise ValueError(f"config.model.image_shape has {shape[-1]} channels but {config.data.name} images have "
+                     f"{ds.train.shape[-1]}: set config.model.image_shape=({shape[0]}, {shape[1]}, {ds.train.shape[-1]})")
+  x = prepare_images(ds.train, shape[0])
+  data.check_images(x, image_shape=shape, what="train images")
+  return x
+
+
 def to_classifier_input(images: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
   """The inverse of :func:`prepare_images`: the classifier's own image size (centre crop or resize)."""
   side, h = shape[0], images.shape[1]

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import math
 import os
 import time
 
@@ -42,8 +41,8 @@ import optax
 from flax import nnx
 
 from jaxgen import data, metrics, objectives, plot, train
-from jaxgen.experiment._common import (check_experiment_config, prepare_images, run_from_config, steady_speed,
-                                       to_classifier_input, write_json)
+from jaxgen.experiment._common import (check_experiment_config, run_from_config, steady_speed, to_classifier_input,
+                                       train_images_of, write_json)
 from jaxgen.experiment._gan import _generator_images, _train, dcgan_config, generate
 from jaxgen.models import build_models, dcgan, stylegan2
 
@@ -246,11 +245,7 @@ def train_stylegan(config, workdir: str, *, progress: bool = True) -> dict:
   """
   ds = data.load_dataset(config.data.name, data_dir=config.data.data_dir)
   shape = tuple(config.model.image_shape)
-  if ds.train.shape[-1] != shape[-1]:
-    raise ValueError(f"config.model.image_shape has {shape[-1]} channels but {config.data.name} images have "
-                     f"{ds.train.shape[-1]}: set config.model.image_shape=({shape[0]}, {shape[1]}, {ds.train.shape[-1]})")
-  x = prepare_images(ds.train, shape[0])
-  data.check_images(x, image_shape=shape, what="train images")
+  x = train_images_of(config, ds)
   check_stylegan_config(config, dataset_size=x.shape[0])
   os.makedirs(workdir, exist_ok=True)
 
