@@ -114,16 +114,17 @@ def _optimizer(config, learning_rate: float, steps_per_epoch: int):
   return make_optimizer(_with_learning_rate(config, learning_rate).train, steps_per_epoch)
 
 
-def _images_fn():
-  """``images(models, z, y)``: G(z, y) in [0, 1], inference mode, compiled."""
-  return nnx.jit(lambda models, z, y: dcgan.to_unit_range(models["generator"](z, y, train=False)))
+@nnx.jit
+def _images(models, z, y):
+  """G(z, y) in [0, 1], inference mode; one compilation for every run and truncation of an experiment."""
+  return dcgan.to_unit_range(models["generator"](z, y, train=False))
 
 
 def _latents(key, num: int, latent_dim: int, threshold: float | None):
   return random.truncated_normal_resample(key, (num, latent_dim), threshold)
 
 
-def _generate(images, models, config, key, labels, threshold, batch_size: int = 500) -> np.ndarray:
+def _generate(models, config, key, labels, threshold, batch_size: int = 500) -> np.ndarray:
   """Images for ``labels`` at one truncation, ``batch_size`` at a time (the last padded: one compilation)."""
   out = []
   for i, start in enumerate(range(0, len(labels), batch_size)):
@@ -131,7 +132,7 @@ def _generate(images, models, config, key, labels, threshold, batch_size: int = 
     n = len(y)
     y = np.concatenate([y, np.zeros(batch_size - n, y.dtype)]) if n < batch_size else y
     z = _latents(jax.random.fold_in(key, i), batch_size, int(config.model.latent_dim), threshold)
-    out.append(np.asarray(images(models, z, y))[:n])
+    out.append(np.asarray(_images(models, z, y))[:n])
   return np.concatenate(out)
 
 
@@ -139,13 +140,12 @@ def _train_one(config, workdir, x, y, class_probs, *, progress):
   """Trains one run; returns the raw and EMA generators' networks, the step and the seconds taken."""
   t = config.train
   models = build_models(config, nnx.Rngs(config.seed))
-  images = _images_fn()
   num_classes = int(config.model.num_classes)
   per_row = max(1, config.eval.grid_columns)
   grid_y = np.repeat(np.arange(num_classes), per_row)
   grid_z = jax.random.normal(jax.random.key(1234), (grid_y.size, config.model.latent_dim))
   grids = train.sample_grid_hook(
-      os.path.join(workdir, "samples"), train.split_models(models)[0], lambda m: images(m, grid_z, grid_y),
+      os.path.join(workdir, "samples"), train.split_models(models)[0], lambda m: _images(m, grid_z, grid_y),
       every_steps=t.sample_every, num_steps=t.num_steps, use_ema=True, ncol=per_row,
   )
   batch_shape = batch_shape_of(t, t.batch_size)
@@ -176,7 +176,7 @@ def _measure(config, models, feature_net, real, *, threshold, seed: int) -> tupl
   e = config.eval
   num_classes = int(config.model.num_classes)
   labels = np.repeat(np.arange(num_classes), e.samples_per_class).astype(np.int32)
-  samples = _generate(_images_fn(), models, config, jax.random.key(seed), labels, threshold)
+  samples = _generate(models, config, jax.random.key(seed), labels, threshold)
   shown = to_classifier_input(samples, feature_net.image_shape)
   features, log_probs = feature_net.features(shown), feature_net.log_probs(shown)
   diversity = metrics.intra_class_diversity(features, labels, num_classes=num_classes, max_per_class=1000)

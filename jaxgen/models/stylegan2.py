@@ -768,7 +768,8 @@ class MappingNetwork(nnx.Module):
       x = layer(x)
     if self.w_avg is not None and train and update_w_avg:
       batch_mean = jnp.mean(jax.lax.stop_gradient(x), axis=0)
-      self.w_avg[...] = self.w_avg_beta * self.w_avg[...] + (1.0 - self.w_avg_beta) * batch_mean
+      # set_value rather than w_avg[...] = (see jaxgen/nn/_spectral.py: item assignment is slow to trace).
+      self.w_avg.set_value(self.w_avg_beta * self.w_avg[...] + (1.0 - self.w_avg_beta) * batch_mean)
     if self.num_ws is None:
       return x
     ws = jnp.broadcast_to(x[:, None, :], (x.shape[0], self.num_ws, self.w_dim))

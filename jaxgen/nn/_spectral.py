@@ -178,7 +178,9 @@ class SpectralNorm(nnx.Module):
     # sigma = 0 only for W u = 0 (e.g. a zero weight): leave W as it is rather than divide by 0.
     sigma = jnp.where(sigma > 0, sigma, 1)
     if update_stats:
-      self.u[...] = u.astype(self.u[...].dtype)
+      # set_value, not u[...] =: flax's item assignment asks a tracer for its sharding, whose error message costs a
+      # scan of the whole jaxpr per call (most of a spectrally normalised model's tracing time).
+      self.u.set_value(u.astype(self.u[...].dtype))
     param.set_value((weight / sigma).astype(weight.dtype))
     try:
       return self.layer(x, *args, **kwargs)
