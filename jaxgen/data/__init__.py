@@ -13,6 +13,10 @@ arrays: `pad_to`, `resize` and `digits_to_side` change the size;
 ("completion": `mask_bottom_half`, "edges": `morphological_gradient`);
 `split_halves`, `thicken`, `invert` and `oracle_transform` make CycleGAN's
 two disjoint domains related by a known map.
+
+Digit attributes as Morpho-MNIST measures them: `measure` (a `Morphometrics`
+of `stroke_thickness` and `slant`), the perturbations `thickening` and
+`thinning`, and quantile bins of a measure (`attribute_bins`, `bin_of`).
 """
 
 from jaxgen.data._binarize import binarize_seeded
@@ -32,6 +36,14 @@ from jaxgen.data._load import DATASETS
 from jaxgen.data._load import check_dataset_name
 from jaxgen.data._load import load_dataset
 from jaxgen.data._local import read_idx
+from jaxgen.data._morpho import Morphometrics
+from jaxgen.data._morpho import attribute_bins
+from jaxgen.data._morpho import bin_of
+from jaxgen.data._morpho import measure
+from jaxgen.data._morpho import slant
+from jaxgen.data._morpho import stroke_thickness
+from jaxgen.data._morpho import thickening
+from jaxgen.data._morpho import thinning
 from jaxgen.data._translation import PAIR_TASKS
 from jaxgen.data._translation import digits_to_side
 from jaxgen.data._translation import invert
@@ -51,7 +63,10 @@ __all__ = [
     "DatasetNotFoundError",
     "IMAGE_EXTENSIONS",
     "ImageDataset",
+    "Morphometrics",
     "PAIR_TASKS",
+    "attribute_bins",
+    "bin_of",
     "binarize_seeded",
     "binarize_static",
     "check_dataset_name",
@@ -64,13 +79,18 @@ __all__ = [
     "load_paired_folder",
     "load_unpaired_folder",
     "mask_bottom_half",
+    "measure",
     "morphological_gradient",
     "oracle_transform",
     "pad_to",
     "read_idx",
     "read_image_files",
     "resize",
+    "slant",
     "split_halves",
+    "stroke_thickness",
     "thicken",
+    "thickening",
+    "thinning",
     "translation_pairs",
 ]
