@@ -10,7 +10,7 @@ from jaxgen import experiment, sample
 
 
 @pytest.fixture(scope="module")
-def biggan_run(tmp_path_factory):
+def biggan_run(tmp_path_factory, feature_network_cache):
   workdir = tmp_path_factory.mktemp("biggan")
   config = biggan_config.get_config()
   config.model.image_shape = (8, 8, 1)  # one G block: the smallest BigGAN
@@ -22,9 +22,10 @@ def biggan_run(tmp_path_factory):
   config.train.batch_size = 16
   config.train.ema_start = 2
   config.train.sample_every = 2
+  config.train.steps_per_call = 1  # one step compiled, not the preset's two unrolled
   config.eval.samples_per_class = 10
   config.eval.standing_batches = 2  # the EMA G's standing statistics: the path, not the estimate
-  config.eval.cache_dir = str(tmp_path_factory.mktemp("feature_networks"))
+  config.eval.cache_dir = feature_network_cache
   experiment.check_biggan_config(config)
   config.lock()  # as the command line's flags give it
   results = experiment.train_biggan(config, str(workdir), progress=False)

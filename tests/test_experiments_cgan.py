@@ -11,7 +11,7 @@ from jaxgen import experiment, sample
 
 
 @pytest.fixture(scope="module")
-def cgan_run(tmp_path_factory):
+def cgan_run(tmp_path_factory, feature_network_cache):
   workdir = tmp_path_factory.mktemp("cgan")
   config = cgan_config.get_config()
   config.model.features = 8
@@ -22,7 +22,7 @@ def cgan_run(tmp_path_factory):
   config.eval.samples_per_class = 20
   config.eval.parzen_num_samples = 200
   config.eval.num_sigmas = 3
-  config.eval.cache_dir = str(tmp_path_factory.mktemp("feature_networks"))
+  config.eval.cache_dir = feature_network_cache
   experiment.check_cgan_config(config)
   config.lock()  # as the command line's flags give it
   results = experiment.train_cgan(config, str(workdir), progress=False)

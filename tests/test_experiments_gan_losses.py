@@ -9,7 +9,7 @@ from experiments.gan_losses import config as study_config
 from jaxgen import experiment
 
 
-def test_loss_study_digits_smoke(tmp_path):
+def test_loss_study_digits_smoke(tmp_path, feature_network_cache):
   config = study_config.get_config()
   config.model.features = 8
   config.model.latent_dim = 8
@@ -17,7 +17,7 @@ def test_loss_study_digits_smoke(tmp_path):
   config.train.steps_per_call = 3
   config.train.num_seeds = 2
   config.eval.num_samples = 100
-  config.eval.cache_dir = str(tmp_path / "feature_networks")
+  config.eval.cache_dir = feature_network_cache
   experiment.check_loss_study_config(config)
   config.lock()
   results = experiment.train_loss_study(config, str(tmp_path / "study"), progress=False)

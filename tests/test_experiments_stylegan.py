@@ -10,7 +10,7 @@ from jaxgen import experiment, sample
 
 
 @pytest.fixture(scope="module")
-def stylegan_run(tmp_path_factory):
+def stylegan_run(tmp_path_factory, feature_network_cache):
   workdir = tmp_path_factory.mktemp("stylegan")
   config = stylegan_config.get_config()
   config.model.image_shape = (8, 8, 1)  # blocks 4 and 8: the smallest StyleGAN2
@@ -23,10 +23,11 @@ def stylegan_run(tmp_path_factory):
   config.train.batch_size = 8
   config.train.r1_interval = 2
   config.train.sample_every = 2
+  config.train.steps_per_call = 1  # one step compiled, not the preset's four unrolled
   config.eval.num_samples = 100
   config.eval.mixing_pairs = 20
   config.eval.ppl_pairs = 20
-  config.eval.cache_dir = str(tmp_path_factory.mktemp("feature_networks"))
+  config.eval.cache_dir = feature_network_cache
   experiment.check_stylegan_config(config)
   config.lock()  # as the command line's flags give it
   results = experiment.train_stylegan(config, str(workdir), progress=False)

@@ -12,24 +12,19 @@ from jaxgen import experiment, sample, translate
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-  return str(tmp_path_factory.mktemp("feature_networks"))
-
-
-@pytest.fixture(scope="module")
-def pix2pix_run(tmp_path_factory, cache_dir):
+def pix2pix_run(tmp_path_factory, feature_network_cache):
   workdir = tmp_path_factory.mktemp("pix2pix")
   config = pix2pix_config.get_config()
   config.model.features = 4
   config.model.discriminator_features = 4
   config.train.num_steps = 4
-  config.train.steps_per_call = 2
+  config.train.steps_per_call = 1  # one step compiled, not the preset's unrolled chunk
   config.train.batch_size = 8
   config.data.tasks = ("edges",)
   config.train.losses = ("l1", "cgan")
   config.train.discriminators = ("image",)
   config.eval.num_test = 40
-  config.eval.cache_dir = cache_dir
+  config.eval.cache_dir = feature_network_cache
   experiment.check_pix2pix_config(config)
   config.lock()  # as the command line's flags give it
   return workdir, experiment.train_pix2pix(config, str(workdir), progress=False)
@@ -94,18 +89,18 @@ def test_translate_cli_reads_a_folder_and_an_array(pix2pix_run, tmp_path, capsys
 
 
 @pytest.fixture(scope="module")
-def cyclegan_run(tmp_path_factory, cache_dir):
+def cyclegan_run(tmp_path_factory, feature_network_cache):
   workdir = tmp_path_factory.mktemp("cyclegan")
   config = cyclegan_config.get_config()
   config.model.features = 4
   config.model.discriminator_features = 4
   config.model.num_blocks = 1
   config.train.num_steps = 4
-  config.train.steps_per_call = 2
+  config.train.steps_per_call = 1  # one step compiled, not the preset's unrolled chunk
   config.train.batch_size = 4
   config.train.pool_size = 3
   config.eval.num_test = 30
-  config.eval.cache_dir = cache_dir
+  config.eval.cache_dir = feature_network_cache
   experiment.check_cyclegan_config(config)
   config.lock()
   return workdir, experiment.train_cyclegan(config, str(workdir), progress=False)
