@@ -39,7 +39,8 @@ Measured (2026-11-29, 2 shared CPU cores): digits default, 1,500 steps (476 s at
 pairs labelled apart (the fine styles' 2.0 %); PPL Z 683.4, W 276.1; psi 1 -> 0
 raises precision 0.794 -> 1.000 and lowers diversity 0.780 -> 0.008; FID EMA G
 27.8 against DCGAN's 12.9 at equal steps. MNIST with channel_max 32, 2,000 steps:
-collapsed at gamma 0.01 (FID 814.9; DCGAN 72.7): see the README.
+collapsed at gamma 0.01 (FID 814.9; DCGAN 72.7), and at gamma 0.1 and 1, with a mapping of 2
+layers, at lr 0.001, without path-length regularisation and at 16x16: see the README.
 Published: CIFAR-10 FID 2.42 (StyleGAN2 with ADA, unconditional; Karras et
 al. 2020, README of stylegan2-ada-pytorch), not comparable with LeNet-FID.
 """
