@@ -18,10 +18,12 @@
   multiple of it (K rounded to a divisor or a multiple of the period, and
   ``period / K`` dispatches per window), so each rate averages the steps in
   the reference's proportions, whatever step the window starts at.
-* **FLOPs** of one step come from XLA's cost analysis of the one-step program
-  (the analysis of a ``scan`` counts its body once, not K times; of a
-  ``lax.cond`` its costlier branch, so a lazily regularised step is counted
-  as if it ran every regulariser: an upper bound of its mean FLOPs).
+* **FLOPs** of one step come from XLA's cost analysis of the one-step
+  programs (the analysis of a ``scan`` counts its body once, not K times),
+  averaged over a period: a lazily regularised step unrolls its every-k
+  updates as straight-line code, one program per schedule of them
+  (``jaxgen.train.make_multi_step``), so each schedule is counted in its
+  proportion.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import numpy as np
 
 from jaxgen import train
 
@@ -102,48 +105,69 @@ class JaxChunks:
 
   def __init__(self, setup, dp: train.DataParallel, batch_size: int):
     self.setup, self.dp, self.batch_size = setup, dp, batch_size
-    self.multi = dp.compile(
-        train.make_multi_step(setup.step, unroll=setup.unroll, compiler_options=setup.compiler_options)
-    )
+    multi = train.make_multi_step(setup.step, unroll=setup.unroll, compiler_options=setup.compiler_options)
+    # Which every-k updates (StyleGAN2's R1 and path length) a chunk runs, from its first step: an
+    # unrolled chunk compiles them as straight-line code, one program per schedule.
+    self.schedule = multi.__wrapped__.schedule
+    self.multi = dp.compile(multi)
     self.state = dp.put_state(setup.state)
     self.data = dp.put_data(setup.data)
     # Every case trains on one data stream: an array, or a pytree of arrays gathered at the same
     # indices (a conditional GAN's {"x": images, "y": labels}).
     (self.stream, data), = setup.data.items()
     self.num_examples = jax.tree.leaves(data)[0].shape[0]
-    self._next_step = 0
+    self._next_step = 0  # of the index stream
+    self._step = int(setup.state.step)  # of the state: the chunk's schedule
 
   def indices(self, k: int) -> dict[str, jax.Array]:
     idx = train.batch_indices(0, self._next_step, k, self.num_examples, (self.batch_size,))
     self._next_step += k
     return self.dp.put_feed({self.stream: idx})
 
-  def compile(self, k: int) -> tuple[Callable, dict[str, float]]:
-    """AOT-compiles the K-step chunk; returns it and its trace and compile seconds."""
-    idx = self.indices(k)
-    t0 = time.perf_counter()
-    lowered = self.multi.lower(self.state, self.data, idx)
-    t1 = time.perf_counter()
-    compiled = lowered.compile()
-    t2 = time.perf_counter()
-    return compiled, {"trace_s": t1 - t0, "compile_s": t2 - t1}
+  def starts(self, k: int) -> range:
+    """The first steps of the K-step chunks of one period (K divides the period or is a multiple of it)."""
+    return range(0, max(self.setup.period, k), k)
 
-  def run(self, compiled, k: int, calls: int) -> tuple[int, float]:
-    """``calls`` dispatches of ``compiled`` (K steps each); returns (steps, seconds)."""
+  def compile(self, k: int) -> tuple[dict, dict[str, float]]:
+    """AOT-compiles the K-step chunks of a period: {schedule: program}, and the trace and compile seconds (summed)."""
+    idx = self.indices(k)
+    programs, times = {}, {"trace_s": 0.0, "compile_s": 0.0}
+    for start in self.starts(k):
+      due = self.schedule(start, k)
+      if due in programs:
+        continue
+      t0 = time.perf_counter()
+      lowered = self.multi.lower(self.state, self.data, idx, start=start)
+      t1 = time.perf_counter()
+      programs[due] = lowered.compile()
+      times["trace_s"] += t1 - t0
+      times["compile_s"] += time.perf_counter() - t1
+    times["programs"] = len(programs)
+    return programs, times
+
+  def run(self, programs: dict, k: int, calls: int) -> tuple[int, float]:
+    """``calls`` dispatches of K steps, each with the program of its schedule; returns (steps, seconds)."""
     idxs = [self.indices(k) for _ in range(calls)]
+    chosen = [programs[self.schedule(self._step + i * k, k)] for i in range(calls)]
     jax.block_until_ready(idxs)
     t0 = time.perf_counter()
-    for idx in idxs:
+    for idx, compiled in zip(idxs, chosen):
       self.state, metrics = compiled(self.state, self.data, idx)
     jax.block_until_ready((self.state, metrics))
+    self._step += k * calls
     return k * calls, time.perf_counter() - t0
+
+  def flops_per_step(self, programs: dict) -> float | None:
+    """FLOPs of a step averaged over a period, from the one-step programs (:func:`compiled_flops`)."""
+    flops = [compiled_flops(programs[self.schedule(start, 1)]) for start in self.starts(1)]
+    return None if None in flops else float(np.mean(flops))
 
 
 def compiled_flops(compiled) -> float | None:
   """FLOPs of a compiled program from XLA's cost analysis (None where the backend gives none).
 
-  Applied to the one-step chunk: the analysis of a ``scan`` counts its body
-  once, so the K = 1 program gives the FLOPs of one step (and its gather).
+  Applied to the one-step chunks: the analysis of a ``scan`` counts its body
+  once, so a K = 1 program gives the FLOPs of one step (and its gather).
   """
   try:
     cost = compiled.cost_analysis()
@@ -180,7 +204,7 @@ def jax_contenders(setup, dp: train.DataParallel, batch_size: int, *, window_s: 
   k, dispatches = fit_period(k, period, max_k)
   scan, scan_times = (one, one_times) if k == 1 else chunks.compile(k)
   chunks.run(scan, k, 1)  # warm-up
-  flops = compiled_flops(one)
+  flops = chunks.flops_per_step(one)
   if flops is not None and dp.num_shards > 1:
     flops *= dp.num_shards  # XLA analyses the per-device program of the partitioned step
   window = k * dispatches

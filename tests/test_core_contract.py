@@ -188,6 +188,41 @@ def test_lazy_update_runs_on_multiples_of_every_and_nowhere_else():
   assert moved == [True, False, False, True, False, False, True, False, False, True]
 
 
+def test_unrolled_chunks_given_their_start_run_lazy_updates_as_the_cond_does():
+  # make_multi_step compiles an unrolled chunk's every-k updates as straight-line code when the host
+  # says its first step: the same states, metrics and NaN pattern as the lax.cond of the rolled scan.
+  models = _linear_models(["d", "g"])
+  opts = {"d": optax.sgd(0.1), "g": optax.sgd(0.1)}
+  graphdefs, state = train.init_train_state(models, opts, jax.random.key(0))
+
+  def loss_of(name):
+    return lambda m, ctx: (ctx.every * jnp.mean(m[name](ctx.batch["x"]) ** 2), {f"m_{name}": jnp.float32(1)})
+
+  updates = [objectives.Update("g", loss_of("g")), objectives.Update("d", loss_of("d"), every=4, name="r1"),
+             objectives.Update("g", loss_of("g"), every=2, name="pl")]
+  step = train.make_train_step(graphdefs, opts, updates)
+  assert step.lazy_every == {"r1": 4, "pl": 2}
+  rolled = train.make_multi_step(step, donate=False)
+  unrolled = train.make_multi_step(step, donate=False, unroll=True)
+  assert unrolled.__wrapped__.schedule(0, 2) == (("pl", "r1"), ()) and unrolled.__wrapped__.schedule(2, 2) == (("pl",), ())
+  assert unrolled.__wrapped__.schedule(None, 2) is None and rolled.__wrapped__.schedule(0, 2) is None
+  data = {"x": jnp.asarray(_X)}
+  a = b = state
+  for start in range(0, 8, 2):
+    feed = {"x": np.arange(2 * 5).reshape(2, 5) + start}
+    a, ma = rolled(a, data, feed)
+    b, mb = unrolled(b, data, feed, start=start)
+    assert sorted(ma) == sorted(mb)
+    for key in ma:
+      np.testing.assert_allclose(np.asarray(mb[key]), np.asarray(ma[key]), rtol=1e-6, err_msg=key)
+    np.testing.assert_array_equal(np.asarray(mb["applied/r1"]), [start % 4 == 0, 0])
+    np.testing.assert_array_equal(np.asarray(mb["applied/pl"]), [1, 0])
+  for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params)):
+    np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=1e-6)
+  # The chunks at 0 and 4 share a schedule, hence a compiled program.
+  assert unrolled.__wrapped__.schedule(4, 2) == unrolled.__wrapped__.schedule(0, 2)
+
+
 class _ListSource:
   """A random-access source as tfds.data_source and grain sources are: len and getitem."""
 

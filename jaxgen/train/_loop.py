@@ -112,8 +112,10 @@ def fit(
   """Trains from ``state.step`` up to ``num_steps`` steps.
 
   Args:
-    multi_step: ``multi_step(state, data, feed)``, from :func:`make_multi_step`
-      (or ``DataParallel.compile`` of it).
+    multi_step: ``multi_step(state, data, feed, start=step)``, from
+      :func:`make_multi_step` (or ``DataParallel.compile`` of it); ``start``,
+      the chunk's first step, lets an unrolled chunk compile its every-k
+      updates as straight-line code.
     state: the state to continue from (a fresh one, or one restored).
     data: the device-resident streams, placed on the device(s).
     streams: the run's :class:`Streams`, which give each chunk's feed.
@@ -143,7 +145,7 @@ def fit(
       k = min(steps_per_call, num_steps - step)
       feed = streams.feed(step, k)
       t0 = time.perf_counter()
-      state, metrics = multi_step(state, data, feed)
+      state, metrics = multi_step(state, data, feed, start=step)
       metrics = jax.tree.map(np.asarray, jax.device_get(metrics))
       seconds = time.perf_counter() - t0
       bad = _first_nonfinite(metrics, step)

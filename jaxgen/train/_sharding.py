@@ -58,6 +58,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxgen.train._state import TrainState
+from jaxgen.train._step import chunk_length
 from jaxgen.train._step import compiler_options as default_compiler_options
 
 DATA_AXIS = "data"
@@ -149,18 +150,21 @@ class DataParallel:
       donate: bool = True,
       compiler_options: dict[str, Any] | None = None,
   ) -> Callable:
-    """Wraps ``multi_step(state, data, feed)`` (from :func:`make_multi_step`) for the mesh.
+    """Wraps ``multi_step(state, data, feed, start=None)`` (from :func:`make_multi_step`) for the mesh.
 
     The returned function takes the feed as host arrays (or already placed),
     checks the batch size, places it sharded (:meth:`put_feed` with
     ``batch_ndims``), and runs one program whose state and metrics come back
-    replicated, so chunk after chunk reuses the same compiled program. Its
-    ``lower(state, data, feed)`` lowers that program (to time compilation or
-    read its cost). ``compiler_options``: XLA options (default: those
+    replicated, so chunk after chunk reuses the same compiled program (one
+    per schedule of every-k updates, when ``start`` is given: see
+    :func:`make_multi_step`). Its ``lower(state, data, feed, start=None)``
+    lowers that program (to time compilation or read its cost). ``compiler_options``: XLA options (default: those
     ``multi_step`` was made with by :func:`make_multi_step`, else jaxgen's for
     the mesh's platform).
     """
     inner = getattr(multi_step, "__wrapped__", multi_step)
+    # make_multi_step's schedule: which every-k updates an unrolled chunk runs, from its first step.
+    schedule = getattr(inner, "schedule", None)
     if compiler_options is not None:
       options = dict(compiler_options)
     else:
@@ -171,13 +175,19 @@ class DataParallel:
     # function under make_multi_step's jit (compiler options are only allowed on the
     # outermost jit), or a user's function as it is.
     jitted = jax.jit(inner, out_shardings=self.replicated, donate_argnums=(0,) if donate else (),
-                     compiler_options=options)
+                     static_argnames=("due",) if schedule is not None else (), compiler_options=options)
 
-    def run(state, data, feed):
-      return jitted(state, data, self.put_feed(feed, batch_ndims))
+    def call(method, state, data, feed, start):
+      placed = self.put_feed(feed, batch_ndims)
+      if schedule is None:
+        return method(state, data, placed)
+      return method(state, data, placed, due=schedule(start, chunk_length(placed)))
 
-    def lower(state, data, feed):
-      return jitted.lower(state, data, self.put_feed(feed, batch_ndims))
+    def run(state, data, feed, start=None):
+      return call(jitted, state, data, feed, start)
+
+    def lower(state, data, feed, start=None):
+      return call(jitted.lower, state, data, feed, start)
 
     run.lower = lower
     return run

@@ -10,7 +10,7 @@ updates after it (Pix2pix's G(a): D's update and G's share one forward pass).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -95,9 +95,12 @@ def make_train_step(
   optimizer; the other networks enter as constants. Every network's other
   state (BatchNorm statistics) is taken from the forward passes of the
   objective, and the auxiliary state from what the objective returns. An
-  update with ``every = k`` runs on the steps ``step % k == 0`` only (a
-  ``lax.cond``, so skipped steps cost nothing); on the other steps its metrics
-  are NaN and ``applied/<name>`` is 0, which the host loop reads.
+  update with ``every = k`` runs on the steps ``step % k == 0`` only; on the
+  other steps its metrics are NaN and ``applied/<name>`` is 0, which the host
+  loop reads. Which steps those are is decided at run time (a ``lax.cond``, so
+  skipped steps cost nothing) unless the step is called with ``due``, the
+  names of the every-k updates that run in it, known when compiling (what
+  :func:`make_multi_step` does in an unrolled chunk).
 
   A :class:`Forward` runs once where it stands in the sequence; the updates
   after it read its outputs in ``ctx.shared``, and an update moving one of its
@@ -119,7 +122,8 @@ def make_train_step(
       count it in ``skipped/<name>``) instead of applying it.
 
   Returns:
-    The step function. Its metrics hold each objective's metrics, plus
+    The step function ``step(state, batch, due=None)``; its ``lazy_every``
+    attribute maps each every-k update to its k. Its metrics hold each objective's metrics, plus
     ``loss/<name>`` and ``grad_norm/<name>`` (the norm over all the update's
     networks) of the last repeat of every update.
   """
@@ -185,23 +189,40 @@ def make_train_step(
       metrics[f"skipped/{u.name}"] = (~ok).astype(jnp.float32)
     return new_params, new_rest, new_opt, new_aux, metrics
 
-  def lazy_update(u: Update, params, rest, opt_state, aux, ctx: Context, vjps):
-    """``apply_update`` on the steps ``step % every == 0``; elsewhere the state as it was."""
+  def nan_metrics(u: Update, operands, vjps):
+    """The metrics of ``u`` on a step it does not run: NaN, with the shapes of those it would return."""
+    shapes = jax.eval_shape(lambda ops: apply_update(u, *ops, vjps), operands)[-1]
+    nan = {k: jnp.full(v.shape, jnp.nan, v.dtype) for k, v in shapes.items()}
+    if skip_nonfinite:
+      nan[f"skipped/{u.name}"] = jnp.zeros((), jnp.float32)
+    return nan
+
+  def lazy_update(u: Update, params, rest, opt_state, aux, ctx: Context, vjps, due: bool | None):
+    """``apply_update`` on the steps ``step % every == 0``; elsewhere the state as it was.
+
+    ``due`` None: decided at run time by a ``lax.cond``. True or False: known
+    when compiling (an unrolled chunk whose first step the host knows), so the
+    update is straight-line code or absent: XLA's CPU backend runs the
+    convolutions of a ``cond`` branch, as those of a loop body, many times
+    slower (StyleGAN2's 128-channel 32x32 step at batch 32 running R1 and
+    the path length, 2 cores: ~155 s with both inside conds, 5.0 s
+    straight-line; 1.7 s without them).
+    """
     operands = (params, rest, opt_state, aux, ctx)
-    run = lambda ops: apply_update(u, *ops, vjps)
-    shapes = jax.eval_shape(run, operands)[-1]
-
-    def skip(ops):
-      nan = {k: jnp.full(v.shape, jnp.nan, v.dtype) for k, v in shapes.items()}
-      if skip_nonfinite:
-        nan[f"skipped/{u.name}"] = jnp.zeros((), jnp.float32)
-      return (*ops[:4], nan)
-
-    *new, metrics = jax.lax.cond(ctx.step % u.every == 0, run, skip, operands)
-    metrics[f"applied/{u.name}"] = (ctx.step % u.every == 0).astype(jnp.float32)
+    if due is None:
+      run = lambda ops: apply_update(u, *ops, vjps)
+      skip = lambda ops: (*ops[:4], nan_metrics(u, ops, vjps))
+      *new, metrics = jax.lax.cond(ctx.step % u.every == 0, run, skip, operands)
+      applied = ctx.step % u.every == 0
+    elif due:
+      *new, metrics = apply_update(u, *operands, vjps)
+      applied = jnp.array(True)
+    else:
+      new, metrics, applied = [params, rest, opt_state, aux], nan_metrics(u, operands, vjps), jnp.array(False)
+    metrics[f"applied/{u.name}"] = applied.astype(jnp.float32)
     return (*new, metrics)
 
-  def step(state: TrainState, batch) -> tuple[TrainState, dict[str, jax.Array]]:
+  def step(state: TrainState, batch, due: Collection[str] | None = None) -> tuple[TrainState, dict[str, jax.Array]]:
     keys = jax.random.split(jax.random.fold_in(state.key, state.step), num_keys)
     params, rest, opt_state, aux = dict(state.params), dict(state.rest), dict(state.opt_state), state.aux
     metrics: dict[str, jax.Array] = {}
@@ -217,8 +238,11 @@ def make_train_step(
       for r in range(u.repeats):
         sub_batch = jax.tree.map(lambda a: a[r], batch) if u.split_batch else batch
         ctx = Context(step=state.step, key=keys[k], batch=sub_batch, aux=aux, every=u.every, shared=dict(shared))
-        apply = apply_update if u.every == 1 else lazy_update
-        params, rest, opt_state, aux, m = apply(u, params, rest, opt_state, aux, ctx, vjps)
+        if u.every == 1:
+          params, rest, opt_state, aux, m = apply_update(u, params, rest, opt_state, aux, ctx, vjps)
+        else:
+          params, rest, opt_state, aux, m = lazy_update(u, params, rest, opt_state, aux, ctx, vjps,
+                                                        None if due is None else u.name in due)
         metrics.update(m)
         k += 1
     ema = state.ema
@@ -228,13 +252,14 @@ def make_train_step(
         step=state.step + 1, params=params, rest=rest, opt_state=opt_state, ema=ema, aux=aux)
     return new_state, metrics
 
+  step.lazy_every = {u.name: u.every for u in updates if isinstance(u, Update) and u.every > 1}
   return step
 
 
 def make_multi_step(
     step_fn, *, donate: bool = True, unroll: bool = False, compiler_options: Mapping[str, Any] | None = None
 ):
-  """Compiles K steps into one dispatch: ``run(state, data, feed)``.
+  """Compiles K steps into one dispatch: ``run(state, data, feed, start=None)``.
 
   ``data`` maps the streams that live on the device to their pytree of arrays
   (the whole training set of that stream); ``feed`` maps every stream to the
@@ -248,35 +273,64 @@ def make_multi_step(
   backend runs convolutions inside a loop body several times slower than
   outside one (measured here: a conv VAE step at batch 128 took 0.62 s in a
   rolled scan of any length, 0.09 s unrolled), so convolutional models on CPU
-  should unroll a few steps per dispatch; compile time grows with K.
+  should unroll a few steps per dispatch; compile time grows with K. The same
+  holds for the branches of a ``lax.cond``, where the every-k updates of
+  :func:`make_train_step` run: given ``start``, the chunk's first step (the
+  host loop's count, equal to ``state.step``), an unrolled chunk knows which
+  of its steps run them and compiles them as straight-line code. One program
+  is compiled per pattern of those steps (StyleGAN2's R1 every 16 and path
+  length every 4 steps, K = 4: two programs), each reused.
 
   ``compiler_options``: XLA options of the compilation (default
   :func:`compiler_options` for JAX's backend).
 
   Returns:
-    A jitted function returning ``(state, metrics)`` with each metric stacked
-    over the K steps.
+    A function returning ``(state, metrics)`` with each metric stacked over
+    the K steps, jitted (its ``lower`` lowers it; ``__wrapped__`` is the
+    traced function, whose static ``due`` argument ``schedule(start, K)`` gives).
   """
+  lazy_every = dict(getattr(step_fn, "lazy_every", None) or {})
 
-  def run(state, data, feed):
-    def body(state, fed):
+  def run(state, data, feed, due=None):
+    def body(state, fed, due_now=None):
       batch = {
           name: jax.tree.map(lambda a, idx=part: a[idx], data[name]) if name in data else part
           for name, part in fed.items()
       }
-      return step_fn(state, batch)
+      return step_fn(state, batch) if due_now is None else step_fn(state, batch, due_now)
 
     if not unroll:
       return jax.lax.scan(body, state, feed)
     # Straight-line code by hand: lax.scan(unroll=True) still emits a loop when K == 1.
     outputs = []
-    for i in range(jax.tree.leaves(feed)[0].shape[0]):
-      state, metrics = body(state, jax.tree.map(lambda a: a[i], feed))
+    for i in range(chunk_length(feed)):
+      state, metrics = body(state, jax.tree.map(lambda a: a[i], feed), None if due is None else due[i])
       outputs.append(metrics)
     return state, jax.tree.map(lambda *m: jnp.stack(m), *outputs)
 
+  def schedule(start: int | None, k: int):
+    """The every-k updates due at each of the chunk's K steps, or None (decided at run time)."""
+    if not unroll or not lazy_every or start is None:
+      return None
+    return tuple(tuple(sorted(n for n, every in lazy_every.items() if (int(start) + i) % every == 0))
+                 for i in range(k))
+
   options = _default_options() if compiler_options is None else dict(compiler_options)
   # Kept on the traced function, so that DataParallel.compile, whose outer jit replaces this
-  # one, compiles with the same options.
+  # one, compiles with the same options and the same schedule.
   run.compiler_options = options
-  return jax.jit(run, donate_argnums=(0,) if donate else (), compiler_options=options)
+  run.schedule = schedule
+  jitted = jax.jit(run, donate_argnums=(0,) if donate else (), static_argnames=("due",), compiler_options=options)
+
+  def multi(state, data, feed, start: int | None = None):
+    return jitted(state, data, feed, due=schedule(start, chunk_length(feed)))
+
+  multi.lower = lambda state, data, feed, start=None: jitted.lower(
+      state, data, feed, due=schedule(start, chunk_length(feed)))
+  multi.__wrapped__ = run
+  return multi
+
+
+def chunk_length(feed) -> int:
+  """K, the steps of a chunk's feed (the leading axis of its leaves)."""
+  return jax.tree.leaves(feed)[0].shape[0]
