@@ -15,7 +15,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent / "jaxgen"
 # Lower layers never import higher ones (the house style's layering).
 LAYERS = {
     "jaxgen.losses": 0, "jaxgen.random": 0, "jaxgen.nn": 0, "jaxgen.data": 0, "jaxgen.plot": 0,
-    "jaxgen.models": 1, "jaxgen.metrics": 1,
+    "jaxgen.models": 1, "jaxgen.metrics": 1, "jaxgen.inversion": 1,
     "jaxgen.objectives": 2,
     "jaxgen.train": 3,
     "jaxgen.experiment": 4, "jaxgen.sample": 4, "jaxgen.evaluate": 4, "jaxgen.translate": 4,

@@ -33,6 +33,8 @@ from jaxgen.experiment._common import num_steps_of
 from jaxgen.experiment._common import run_from_config
 from jaxgen.experiment._common import run_main
 from jaxgen.experiment._common import steady_speed
+from jaxgen.experiment._age_cgan import check_age_cgan_config
+from jaxgen.experiment._age_cgan import train_age_cgan
 from jaxgen.experiment._biggan import check_biggan_config
 from jaxgen.experiment._biggan import train_biggan
 from jaxgen.experiment._cgan import check_cgan_config
@@ -74,6 +76,7 @@ __all__ = [
     "base_config",
     "batch_shape_of",
     "check_autoencoder_config",
+    "check_age_cgan_config",
     "check_biggan_config",
     "check_stylegan_config",
     "check_cgan_config",
@@ -98,6 +101,7 @@ __all__ = [
     "steady_speed",
     "summarize",
     "train_autoencoder",
+    "train_age_cgan",
     "train_biggan",
     "train_cgan",
     "train_cyclegan",

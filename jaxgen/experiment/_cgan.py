@@ -94,8 +94,11 @@ def _generate(images, models, config, key, labels, batch_size: int = 500) -> np.
   return np.concatenate(out)
 
 
-def _train_one(config, workdir, x, y, class_probs, *, progress):
-  """Trains one run; returns the networks to sample (EMA where kept), the step and its timings."""
+def train_conditional(config, workdir, x, y, class_probs, *, progress):
+  """Trains one conditional GAN run (``config.model``: the cgan family) on images ``x`` in [-1, 1] and labels ``y``.
+
+  Returns the networks to sample (EMA where kept), the step reached and the seconds it took.
+  """
   t = config.train
   models = build_models(config, nnx.Rngs(config.seed))
   images = _images_fn()
@@ -208,7 +211,7 @@ def train_cgan(config, workdir: str, *, progress: bool = True) -> dict:
   trained = {}
   for name in names:
     c = _run_config(config, name)
-    models, step, seconds = _train_one(c, os.path.join(workdir, name), dcgan.to_model_range(x), y, class_probs,
+    models, step, seconds = train_conditional(c, os.path.join(workdir, name), dcgan.to_model_range(x), y, class_probs,
                                        progress=progress)
     trained[name] = (c, models, step, seconds)
 

@@ -197,6 +197,16 @@ class FeatureNetwork:
     """Penultimate-layer activations ``(N, feature_dim)`` float32 of images ``(N, H, W, C)`` in [0, 1]."""
     return self._map(images, batch_size)[0]
 
+  def features_fn(self):
+    """``(fn, params)``: the features as a pure function ``fn(params, images) -> (N, feature_dim)``.
+
+    Differentiable and jittable, for losses on features (Age-cGAN's
+    identity-preserving latent optimisation); images (N, H, W, C) in [0, 1],
+    unchecked; dropout off.
+    """
+    graphdef = self._graphdef
+    return (lambda params, images: nnx.merge(graphdef, params).features(images)), self._params
+
   def log_probs(self, images, *, batch_size: int = _EVAL_BATCH) -> np.ndarray:
     """Class log-probabilities ``log p(y | x)`` ``(N, num_classes)`` float32 of images ``(N, H, W, C)``."""
     return self._map(images, batch_size)[1]

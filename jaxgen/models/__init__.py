@@ -1,7 +1,7 @@
 """Flax NNX models of jaxgen; importing this package registers every model family by name.
 
-Families: "vae", "conv_vae", "autoencoder", "lenet", "gan_mlp", "toy_gan", "gan_1d", "dcgan", "cgan", "biggan",
-"stylegan2", and the image-to-image "pix2pix" (U-Net generator, conditional PatchGAN) and "cyclegan" (two ResNet
+Families: "vae", "conv_vae", "autoencoder", "lenet", "gan_mlp", "toy_gan", "gan_1d", "dcgan", "cgan", "age_cgan"
+(the cgan generator and Age-cGAN's encoder), "biggan", "stylegan2", and the image-to-image "pix2pix" (U-Net generator, conditional PatchGAN) and "cyclegan" (two ResNet
 generators, two PatchGANs), which register a ``translate`` instead of a ``sample``.
 """
 
@@ -13,6 +13,8 @@ from jaxgen.models._registry import model_hparams
 from jaxgen.models._registry import model_names
 from jaxgen.models._registry import register_model
 from jaxgen.models._registry import translate_images
+from jaxgen.models.age_cgan import AgeCGANConfig
+from jaxgen.models.age_cgan import LatentEncoder
 from jaxgen.models.autoencoder import Autoencoder
 from jaxgen.models.autoencoder import AutoencoderConfig
 from jaxgen.models.biggan import BigGANConfig
@@ -54,6 +56,8 @@ from jaxgen.models.vae import VAEConfig
 
 __all__ = [
     "VAE",
+    "AgeCGANConfig",
+    "LatentEncoder",
     "Autoencoder",
     "AutoencoderConfig",
     "BigGANConfig",

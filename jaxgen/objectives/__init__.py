@@ -11,6 +11,7 @@ from jaxgen.objectives._core import Context
 from jaxgen.objectives._core import Forward
 from jaxgen.objectives._core import Objective
 from jaxgen.objectives._core import Update
+from jaxgen.objectives._encoder import latent_regression_objective
 from jaxgen.objectives._gan import GAN_LOSSES
 from jaxgen.objectives._gan import GANLoss
 from jaxgen.objectives._gan import check_gan_loss
@@ -45,6 +46,7 @@ __all__ = [
     "gan_updates",
     "image_pool_init",
     "image_pool_query",
+    "latent_regression_objective",
     "lazy_adam_hyperparameters",
     "mean_absolute_error",
     "negative_elbo_objective",
