@@ -134,3 +134,22 @@ def test_presets():
     experiment.check_age_cgan_config(age_config.get_config(preset))
   with pytest.raises(ValueError, match="preset"):
     age_config.get_config("faces")
+
+
+def test_reage_cli_reages_inputs_to_the_chosen_groups(age_run, tmp_path, capsys):
+  from jaxgen import data, reage
+
+  workdir, _, _ = age_run
+  images = data.load_dataset("digits").test[:3]
+  np.save(tmp_path / "in.npy", images)
+  out = tmp_path / "out"
+  assert reage.main(["--workdir", str(workdir), "--input", str(tmp_path / "in.npy"), "--out", str(out),
+                     "--groups", "0,4", "--steps", "3"]) == 0
+  reaged = np.load(out / "reaged.npy")
+  assert reaged.shape == (3, 2, 8, 8, 1) and 0.0 <= reaged.min() and reaged.max() <= 1.0
+  assert (out / "grid.png").exists()
+  assert reage.main(["--workdir", str(workdir), "--input", str(tmp_path / "in.npy"), "--out", str(out),
+                     "--groups", "0,9"]) == 2
+  assert "--groups must be integers in [0, 5)" in capsys.readouterr().err
+  assert reage.main(["--workdir", str(tmp_path), "--input", str(tmp_path / "in.npy"), "--out", str(out)]) == 2
+  assert "no age_groups.json" in capsys.readouterr().err

@@ -18,7 +18,7 @@ LAYERS = {
     "jaxgen.models": 1, "jaxgen.metrics": 1, "jaxgen.inversion": 1,
     "jaxgen.objectives": 2,
     "jaxgen.train": 3,
-    "jaxgen.experiment": 4, "jaxgen.sample": 4, "jaxgen.evaluate": 4, "jaxgen.translate": 4,
+    "jaxgen.experiment": 4, "jaxgen.sample": 4, "jaxgen.evaluate": 4, "jaxgen.translate": 4, "jaxgen.reage": 4,
 }
 
 

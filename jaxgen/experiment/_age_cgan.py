@@ -49,6 +49,7 @@ from jaxgen.models import age_cgan, build_models
 from jaxgen.objectives import Update, latent_regression_objective
 
 METHODS = ("encoder", "pixelwise", "identity")
+GROUPS_FILE = "age_groups.json"
 # Antipov et al. 2017, their face-reconstruction table: the share of reconstructions that the OpenFace
 # verifier accepts as the input's person, with the initial z0 = E(x), pixel-wise and identity-preserving
 # optimisation. Copied from ../shared/ZOO.md, where it is marked as not yet checked against the paper.
@@ -183,31 +184,55 @@ def _in_batches(fn, *arrays, batch_size: int = 500) -> np.ndarray:
   return np.concatenate(out)
 
 
-def _invert(config, generator, encoder, fr, x, y0, progress) -> dict[str, np.ndarray]:
-  """z of every method: E(x), then pixel-wise and identity-preserving optimisation from it."""
-  inv = config.inversion
+def encode(encoder, x: np.ndarray) -> np.ndarray:
+  """z0 = E(x) of images (N, H, W, C) in [0, 1], inference mode, 500 at a time."""
+  fn = nnx.jit(lambda e, x: e(age_cgan.to_model_range(x), train=False))
+  return _in_batches(lambda xb: fn(encoder, xb), x)
+
+
+def invert(method: str, generator, x: np.ndarray, y0: np.ndarray, z0: np.ndarray, *, steps: int,
+           learning_rate: float, prior_weight: float = 0.0, steps_per_call: int = 10, identity_network=None,
+           progress: bool = False) -> tuple[np.ndarray, dict]:
+  """Age-cGAN's latent optimisation from ``z0`` with G frozen: z* and the objective's history.
+
+  ``method``: "pixelwise", min_z ||x - G(z, y0)||^2 over the pixels, or
+  "identity", min_z ||FR(x) - FR(G(z, y0))||^2 with FR the features of
+  ``identity_network`` (a ``jaxgen.metrics.FeatureNetwork``).
+  """
+  if method not in METHODS[1:]:
+    raise ValueError(f"unknown inversion method {method!r}: choose pixelwise or identity")
+  if method == "identity" and identity_network is None:
+    raise ValueError("the identity-preserving inversion needs an identity network (FR)")
   g_def, g_state = nnx.split(generator)
-  encode = nnx.jit(lambda e, x: e(age_cgan.to_model_range(x), train=False))
-  z0 = _in_batches(lambda xb: encode(encoder, xb), x)
-  fr_fn, fr_params = fr.features_fn()
 
   def images(d, z):
     return age_cgan.to_unit_range(nnx.merge(g_def, d["g"])(z, d["y"], train=False))
 
-  def pixelwise(z, d):
-    return jnp.sum(jnp.square(images(d, z) - d["x"]), axis=(1, 2, 3))
+  d = {"g": g_state, "y": jnp.asarray(y0, jnp.int32), "x": jnp.asarray(x)}
+  if method == "pixelwise":
+    def loss_fn(z, d):
+      return jnp.sum(jnp.square(images(d, z) - d["x"]), axis=(1, 2, 3))
+  else:
+    fr_fn, d["fr"] = identity_network.features_fn()
+    d["target"] = jnp.asarray(identity_network.features(x))
 
-  def identity(z, d):
-    return jnp.sum(jnp.square(fr_fn(d["fr"], images(d, z)) - d["target"]), axis=-1)
+    def loss_fn(z, d):
+      return jnp.sum(jnp.square(fr_fn(d["fr"], images(d, z)) - d["target"]), axis=-1)
 
-  target = fr.features(x)
-  d = {"g": g_state, "y": jnp.asarray(y0, jnp.int32), "x": jnp.asarray(x), "fr": fr_params, "target": jnp.asarray(target)}
+  return inversion.optimize_latents(loss_fn, z0, d, steps=steps, learning_rate=learning_rate,
+                                    prior_weight=prior_weight, steps_per_call=steps_per_call, progress=progress,
+                                    description=method)
+
+
+def _invert(config, generator, encoder, fr, x, y0, progress) -> tuple[dict, dict]:
+  """z of every method: E(x), then pixel-wise and identity-preserving optimisation from it."""
+  inv = config.inversion
+  z0 = encode(encoder, x)
   zs, histories = {"encoder": z0}, {}
-  for name, loss_fn in (("pixelwise", pixelwise), ("identity", identity)):
-    zs[name], h = inversion.optimize_latents(
-        loss_fn, z0, d, steps=inv.steps, learning_rate=inv.learning_rate, prior_weight=inv.prior_weight,
-        steps_per_call=inv.steps_per_call, progress=progress, description=name)
-    histories[name] = h
+  for name in METHODS[1:]:
+    zs[name], histories[name] = invert(
+        name, generator, x, y0, z0, steps=inv.steps, learning_rate=inv.learning_rate, prior_weight=inv.prior_weight,
+        steps_per_call=inv.steps_per_call, identity_network=fr, progress=progress)
   return zs, histories
 
 
@@ -245,6 +270,9 @@ def train_age_cgan(config, workdir: str, *, progress: bool = True) -> dict:
   groups = int(config.data.num_groups)
   t_train, t_test = _thickness(ds, os.path.join(workdir, "thickness.npz"), progress)
   y_train, edges = data.attribute_bins(t_train, groups)
+  # What python -m jaxgen.reage needs to place new images in the groups.
+  write_json(os.path.join(workdir, GROUPS_FILE), {"num_groups": groups, "thickness_edges": [float(v) for v in edges],
+                                                  "dataset": config.data.name})
   class_probs = np.bincount(y_train, minlength=groups) / y_train.size
 
   cgan_dir, encoder_dir = os.path.join(workdir, "cgan"), os.path.join(workdir, "encoder")
