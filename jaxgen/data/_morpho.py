@@ -307,16 +307,23 @@ def measure(images, *, progress: bool = False) -> Morphometrics:
     Castro et al. 2019, section 3.1 and appendix A; dccastro/Morpho-MNIST
     `morphomnist/measure.py` (`measure_image`).
   """
+  return _measure(images, thickness=True, slant=True, progress=progress)
+
+
+def _measure(images, *, thickness: bool, slant: bool, progress: bool) -> Morphometrics:
+  """The measures asked for (the others None), chunk by chunk of upsampled images."""
   levels, batch = _as_levels(images, "images")
-  thickness = np.full(len(levels), np.nan)
-  slant_ = np.full(len(levels), np.nan)
+  thick = np.full(len(levels), np.nan) if thickness else None
+  slant_ = np.full(len(levels), np.nan) if slant else None
   for part in _chunks(len(levels), progress, "measure"):
     hires = _upsample(levels[part])
     binary, blank = _binarise(hires)
-    slant_[part] = np.where(blank, np.nan, _slant(hires))
-    for i in np.flatnonzero(~blank):
-      thickness[part.start + i] = _thickness(binary[i])[0]
-  return Morphometrics(thickness.reshape(batch), slant_.reshape(batch))
+    if slant:
+      slant_[part] = np.where(blank, np.nan, _slant(hires))
+    if thickness:
+      for i in np.flatnonzero(~blank):
+        thick[part.start + i] = _thickness(binary[i])[0]
+  return Morphometrics(*(None if a is None else a.reshape(batch) for a in (thick, slant_)))
 
 
 def stroke_thickness(images, *, progress: bool = False) -> np.ndarray:
@@ -349,7 +356,7 @@ def stroke_thickness(images, *, progress: bool = False) -> np.ndarray:
     Castro et al. 2019, section 3.1 ("thickness"); `morphomnist/morpho.py`,
     `ImageMorphology.mean_thickness`.
   """
-  return measure(images, progress=progress).thickness
+  return _measure(images, thickness=True, slant=False, progress=progress).thickness
 
 
 def slant(images) -> np.ndarray:
@@ -381,12 +388,7 @@ def slant(images) -> np.ndarray:
     Castro et al. 2019, section 3.1 ("slant"); `morphomnist/measure.py`
     (`np.arctan(-moments.horizontal_shear)`) and `morpho.py` (`ImageMoments`).
   """
-  levels, batch = _as_levels(images, "images")
-  out = np.empty(len(levels))
-  for part in _chunks(len(levels), False, "slant"):
-    hires = _upsample(levels[part])
-    out[part] = np.where(_binarise(hires)[1], np.nan, _slant(hires))
-  return out.reshape(batch)
+  return _measure(images, thickness=False, slant=True, progress=False).slant
 
 
 # -------------------------------------------------------- perturbations
