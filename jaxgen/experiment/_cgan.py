@@ -37,7 +37,8 @@ import numpy as np
 from flax import nnx
 
 from jaxgen import data, metrics, plot, train
-from jaxgen.experiment._common import batch_shape_of, make_optimizer, run_from_config, steady_speed, write_json
+from jaxgen.experiment._common import (batch_shape_of, make_optimizer, results_header, run_from_config,
+                                      steady_speed, write_json)
 from jaxgen.experiment._gan import check_gan_config, gan_updates_of
 from jaxgen.models import build_models, dcgan
 
@@ -232,16 +233,9 @@ def train_cgan(config, workdir: str, *, progress: bool = True) -> dict:
     write_json(os.path.join(run_dir, "eval.json"), runs[name])
 
   results = {
-      "dataset": config.data.name,
+      **results_header(config, feature_net),
       "loss": config.train.loss,
-      "num_steps": int(config.train.num_steps),
-      "batch_size": int(config.train.batch_size),
       "samples_per_class": int(e.samples_per_class),
-      "seed": int(config.seed),
-      "eval_seed": int(e.seed),
-      "device": jax.devices()[0].device_kind,
-      "feature_network": {"dataset": feature_net.dataset, "test_accuracy": feature_net.accuracy,
-                          "cache": feature_net.path},
       "floor_train_vs_test": real["floor"],
       "runs": runs,
       "published_parzen_mnist": {k: {"mean": m, "se": s} for k, (m, s) in PUBLISHED_PARZEN.items()},

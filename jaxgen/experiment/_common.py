@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import jax
 import numpy as np
 import optax
 import ml_collections
@@ -365,6 +366,20 @@ def to_classifier_input(images: np.ndarray, shape: tuple[int, ...]) -> np.ndarra
     m = (h - side) // 2
     return images[:, m:m + side, m:m + side]
   return data.resize(images, side)
+
+
+def results_header(config, feature_net) -> dict[str, Any]:
+  """The fields every GAN experiment's ``results.json`` opens with: data, length, seeds, device, feature network."""
+  return {
+      "dataset": config.data.name,
+      "num_steps": int(config.train.num_steps),
+      "batch_size": int(config.train.batch_size),
+      "seed": int(config.seed),
+      "eval_seed": int(config.eval.seed),
+      "device": jax.devices()[0].device_kind,
+      "feature_network": {"dataset": feature_net.dataset, "test_accuracy": feature_net.accuracy,
+                          "cache": feature_net.path},
+  }
 
 
 # Results files are written whole or not at all, as the training core writes its own.

@@ -41,8 +41,8 @@ import optax
 from flax import nnx
 
 from jaxgen import data, metrics, objectives, plot, train
-from jaxgen.experiment._common import (check_experiment_config, run_from_config, steady_speed, to_classifier_input,
-                                       train_images_of, write_json)
+from jaxgen.experiment._common import (check_experiment_config, results_header, run_from_config, steady_speed,
+                                       to_classifier_input, train_images_of, write_json)
 from jaxgen.experiment._gan import _generator_images, _train, dcgan_config, generate
 from jaxgen.models import build_models, dcgan, stylegan2
 
@@ -280,16 +280,9 @@ def train_stylegan(config, workdir: str, *, progress: bool = True) -> dict:
   ppl = {space: _path_length(ema, feature_net, config, space, e.seed) for space in ("z", "w")}
 
   results = {
-      "dataset": config.data.name,
+      **results_header(config, feature_net),
       "image_shape": list(shape),
-      "num_steps": int(config.train.num_steps),
-      "batch_size": int(config.train.batch_size),
-      "seed": int(config.seed),
-      "eval_seed": int(e.seed),
       "num_samples": n,
-      "device": jax.devices()[0].device_kind,
-      "feature_network": {"dataset": feature_net.dataset, "test_accuracy": feature_net.accuracy,
-                          "cache": feature_net.path},
       "floor_train_vs_test": floor,
       "runs": {
           "stylegan2": {"step": sg_step, "train_seconds_this_invocation": sg_seconds,
