@@ -17,8 +17,20 @@ two disjoint domains related by a known map.
 Digit attributes as Morpho-MNIST measures them: `measure` (a `Morphometrics`
 of `stroke_thickness` and `slant`), the perturbations `thickening` and
 `thinning`, and quantile bins of a measure (`attribute_bins`, `bin_of`).
+StackGAN's captions of digits from their class and attribute bins
+(`caption`, `caption_digits`: "a bold seven leaning right", several
+phrasings) and their fixed text embedding (`bag_of_words_embedding`).
 """
 
+from jaxgen.data._captions import DIGIT_WORDS
+from jaxgen.data._captions import SLANT_PHRASES
+from jaxgen.data._captions import TEMPLATES
+from jaxgen.data._captions import THICKNESS_WORDS
+from jaxgen.data._captions import bag_of_words_embedding
+from jaxgen.data._captions import caption
+from jaxgen.data._captions import caption_digits
+from jaxgen.data._captions import caption_vocabulary
+from jaxgen.data._captions import tokenize
 from jaxgen.data._binarize import binarize_seeded
 from jaxgen.data._binarize import binarize_static
 from jaxgen.data._dataset import BINARIZATIONS
@@ -57,6 +69,15 @@ from jaxgen.data._translation import thicken
 from jaxgen.data._translation import translation_pairs
 
 __all__ = [
+    "DIGIT_WORDS",
+    "SLANT_PHRASES",
+    "TEMPLATES",
+    "THICKNESS_WORDS",
+    "bag_of_words_embedding",
+    "caption",
+    "caption_digits",
+    "caption_vocabulary",
+    "tokenize",
     "BINARIZATIONS",
     "DATASETS",
     "DIRECTIONS",
