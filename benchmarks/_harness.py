@@ -124,15 +124,15 @@ class JaxChunks:
     self._next_step += k
     return self.dp.put_feed({self.stream: idx})
 
-  def starts(self, k: int) -> range:
-    """The first steps of the K-step chunks of one period (K divides the period or is a multiple of it)."""
-    return range(0, max(self.setup.period, k), k)
+  def starts(self) -> range:
+    """Every first step a chunk can have, modulo the period (warm-ups leave the count anywhere in it)."""
+    return range(self.setup.period)
 
   def compile(self, k: int) -> tuple[dict, dict[str, float]]:
-    """AOT-compiles the K-step chunks of a period: {schedule: program}, and the trace and compile seconds (summed)."""
+    """AOT-compiles the K-step chunks: {schedule: program} for every start, and the trace and compile seconds (summed)."""
     idx = self.indices(k)
     programs, times = {}, {"trace_s": 0.0, "compile_s": 0.0}
-    for start in self.starts(k):
+    for start in self.starts():
       due = self.schedule(start, k)
       if due in programs:
         continue
@@ -159,7 +159,7 @@ class JaxChunks:
 
   def flops_per_step(self, programs: dict) -> float | None:
     """FLOPs of a step averaged over a period, from the one-step programs (:func:`compiled_flops`)."""
-    flops = [compiled_flops(programs[self.schedule(start, 1)]) for start in self.starts(1)]
+    flops = [compiled_flops(programs[self.schedule(start, 1)]) for start in self.starts()]
     return None if None in flops else float(np.mean(flops))
 
 
