@@ -525,3 +525,32 @@ def test_quick_run_times_stylegan2_with_its_peer_over_whole_periods(tiny_stylega
     assert c["steps_per_window"] % 16 == 0
   if peers == "eager":
     assert row["ratio_torch_eager"] > 0
+
+
+def test_chunks_compile_a_program_per_schedule_and_run_from_any_step():
+  # Every-k updates are straight-line code in an unrolled chunk: one program per schedule of them. K = 2
+  # over a period of 4 (an update every 2 steps, one every 4): from even steps (both, -) and (a, -); from
+  # odd ones (-, a) and (-, both): four programs, whatever step a warm-up left the count at.
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  import optax
+
+  from benchmarks import _harness
+  from jaxgen import objectives, train
+
+  models = {"net": nnx.Linear(3, 3, rngs=nnx.Rngs(0))}
+  opts = {"net": optax.sgd(0.1)}
+  graphdefs, state = train.init_train_state(models, opts, jax.random.key(0))
+  loss = lambda m, ctx: (jnp.mean(m["net"](ctx.batch["x"]) ** 2), {})
+  updates = [objectives.Update("net", loss, name="main"), objectives.Update("net", loss, every=2, name="a"),
+             objectives.Update("net", loss, every=4, name="b")]
+  setup = _cases.JaxSetup(train.make_train_step(graphdefs, opts, updates), state,
+                          {"x": np.ones((16, 3), np.float32)}, 4, unroll=True, max_k=2, period=4)
+  chunks = _harness.JaxChunks(setup, train.DataParallel(train.data_mesh(jax.devices()[:1])), 4)
+  programs, times = chunks.compile(2)
+  assert times["programs"] == len(programs) == 4
+  one, _ = chunks.compile(1)
+  assert len(one) == 3  # both, a, neither
+  chunks.run(one, 1, 3)  # the count now at 3: the next chunk runs the every-2 and every-4 updates second
+  assert chunks.run(programs, 2, 1)[0] == 2 and int(chunks.state.step) == 5 == chunks._step
