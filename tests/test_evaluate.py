@@ -104,7 +104,7 @@ def _cgan_run(workdir):
   config.train.steps_per_call = 2
   config.train.batch_size = 10
   run_config = experiment._cgan._run_config(config, "projection")
-  experiment._cgan._train_one(run_config, str(workdir), np.zeros((20, 8, 8, 1), np.float32),
+  experiment._cgan.train_conditional(run_config, str(workdir), np.zeros((20, 8, 8, 1), np.float32),
                               np.arange(20, dtype=np.int32) % 10, np.full(10, 0.1), progress=False)
 
 

@@ -23,7 +23,8 @@ def stylegan_run(tmp_path_factory, feature_network_cache):
   config.train.batch_size = 8
   config.train.r1_interval = 2
   config.train.sample_every = 2
-  config.train.steps_per_call = 1  # one step compiled, not the preset's four unrolled
+  config.train.steps_per_call = 1  # one step compiled, not the preset's four unrolled,
+  config.train.unroll_steps = False  # and rolled: its lazy updates in lax.cond, one program, not one per schedule
   config.eval.num_samples = 100
   config.eval.mixing_pairs = 20
   config.eval.ppl_pairs = 20

@@ -1,8 +1,9 @@
-"""StackGAN's digit captions and their fixed embedding, and conditioning augmentation (CA) with its KL."""
+"""StackGAN's parts: digit captions and their fixed embedding, conditioning augmentation, both stages' networks and updates."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from flax import nnx
 
@@ -78,3 +79,113 @@ def test_ca_rejects_bad_sizes():
     ConditioningAugmentation(4, 0, rngs=nnx.Rngs(0))
   with pytest.raises(ValueError, match="activation must be one of relu, leaky_relu"):
     ConditioningAugmentation(4, 2, activation="tanh", rngs=nnx.Rngs(0))
+
+
+def _tiny():
+  from jaxgen.models.stackgan import StackGANConfig
+
+  return StackGANConfig(image_shape=(32, 32, 1), embedding_dim=8, condition_dim=4, latent_dim=6, gf_dim=4, df_dim=4,
+                        r_num=1)
+
+
+def test_stage_shapes_and_the_reference_layout():
+  from jaxgen.models import stackgan
+
+  hp = _tiny()
+  assert hp.stage1_shape == (16, 16, 1)
+  g1, d1 = stackgan.Stage1Generator(hp, rngs=nnx.Rngs(0)), stackgan.Stage1Discriminator(hp, rngs=nnx.Rngs(1))
+  g2, d2 = stackgan.Stage2Generator(hp, rngs=nnx.Rngs(2)), stackgan.Stage2Discriminator(hp, rngs=nnx.Rngs(3))
+  phi, z = jnp.ones((5, 8)), jax.random.normal(jax.random.key(0), (5, 6))
+
+  @nnx.jit  # one compilation a network instead of op-by-op dispatch
+  def forward(g1, g2, d1, d2, phi, z):
+    low, mu, logvar = g1(phi, z, train=True, key=jax.random.key(1))
+    high, _, _ = g2(low, phi, train=True, key=jax.random.key(2))
+    return low, mu, logvar, high, d1(low, mu, train=True), d2(high, mu, train=True)
+
+  low, mu, logvar, high, d1_logits, (cond, uncond) = forward(g1, g2, d1, d2, phi, z)
+  assert low.shape == (5, 16, 16, 1) and mu.shape == logvar.shape == (5, 4) and float(jnp.max(jnp.abs(low))) <= 1
+  assert high.shape == (5, 32, 32, 1)
+  assert d1_logits.shape == cond.shape == uncond.shape == (5,)
+  # Stage-I: two up-blocks from 4x4 (8 gf_dim channels, halved twice); Stage-II: encoder to 4x4, three up-blocks.
+  assert [u.conv.out_features for u in g1.ups] == [16, 8] and len(g2.ups) == 3
+  assert len(d1.encode.convs) == 2 and len(d2.encode.convs) == 3 and len(d2.encode.tail) == 2
+
+
+def test_stage2_has_no_z_and_passes_no_gradient_to_stage1():
+  from jaxgen.models import stackgan
+
+  hp = _tiny()
+  g1, g2 = stackgan.Stage1Generator(hp, rngs=nnx.Rngs(0)), stackgan.Stage2Generator(hp, rngs=nnx.Rngs(2))
+  phi = jnp.ones((3, 8))
+  low, _, _ = g1(phi, jnp.zeros((3, 6)), train=False)
+  out = lambda x: g2(x, phi, train=False)[0]
+  a = out(low)
+  np.testing.assert_array_equal(np.asarray(a), np.asarray(out(low)))  # deterministic without a key: no z, c = mu
+  grad = jax.grad(lambda x: jnp.sum(out(x)))(low)
+  np.testing.assert_array_equal(np.asarray(grad), 0.0)  # the Stage-I image enters as a constant
+
+
+def test_config_rejects_bad_sides():
+  from jaxgen.models.stackgan import StackGANConfig
+
+  with pytest.raises(ValueError, match="power of two >= 16"):
+    StackGANConfig(image_shape=(28, 28, 1))
+  with pytest.raises(ValueError, match="r_num must be a positive integer"):
+    StackGANConfig(r_num=0)
+
+
+def test_wrong_texts_never_describe_the_image():
+  from jaxgen.objectives import mismatched_texts
+
+  combos, phrasings = 90, 4
+  # Embedding e[k, t] = (k, t): the drawn entry names its combination.
+  table = jnp.stack(jnp.meshgrid(jnp.arange(combos), jnp.arange(phrasings), indexing="ij"), -1).astype(jnp.float32)
+  own = jnp.tile(jnp.arange(combos), 50)
+  drawn = np.asarray(mismatched_texts(jax.random.key(0), own, table))
+  assert not np.any(drawn[:, 0] == np.asarray(own))
+  assert len(np.unique(drawn[:, 0])) == combos and set(np.unique(drawn[:, 1])) == set(range(phrasings))
+
+
+def test_one_step_of_each_stage_moves_its_networks_and_not_stage1(tmp_path):
+  from jaxgen import objectives, train
+  from jaxgen.models import stackgan
+
+  hp = _tiny()
+  table = jax.random.normal(jax.random.key(0), (90, 4, 8))
+  n = 32
+  rng = np.random.default_rng(0)
+  combination = rng.integers(0, 90, n).astype(np.int32)
+  phi = np.asarray(table)[combination, rng.integers(0, 4, n)]
+  stage1 = {"generator": stackgan.Stage1Generator(hp, rngs=nnx.Rngs(0)),
+            "discriminator": stackgan.Stage1Discriminator(hp, rngs=nnx.Rngs(1))}
+  opts = {name: optax.adam(2e-4, b1=0.5) for name in stage1}
+  data = {"x": {"x": rng.uniform(-1, 1, (n, 16, 16, 1)).astype(np.float32), "phi": phi, "combination": combination}}
+  graphdefs, state = train.run_training(
+      workdir=tmp_path / "s1", config={}, models=stage1, optimizers=opts, data=data, num_steps=2, batch_shape=(8,),
+      updates=objectives.stackgan_updates(stage=1, latent_dim=6, caption_table=table), seed=0, steps_per_call=1,
+      progress=False)
+  record = train.read_metrics(tmp_path / "s1" / "metrics.jsonl")[-1]
+  for key in ("d_loss", "d_real", "d_wrong", "d_fake", "g_loss", "kl"):
+    assert np.isfinite(record[key]), key
+  g1 = train.merge_models(graphdefs, state)["generator"]
+  before = jax.tree.map(np.array, nnx.state(g1))
+  stage2 = {"stage1": g1, "generator": stackgan.Stage2Generator(hp, rngs=nnx.Rngs(2)),
+            "discriminator": stackgan.Stage2Discriminator(hp, rngs=nnx.Rngs(3))}
+  data2 = {"x": {**data["x"], "x": rng.uniform(-1, 1, (n, 32, 32, 1)).astype(np.float32)}}
+  graphdefs2, state2 = train.run_training(
+      workdir=tmp_path / "s2", config={}, models=stage2, optimizers={k: opts[k] for k in ("generator", "discriminator")},
+      data=data2, num_steps=2, batch_shape=(8,), seed=0, steps_per_call=1, progress=False,
+      updates=objectives.stackgan_updates(stage=2, latent_dim=6, caption_table=table))
+  after = jax.tree.map(np.array, nnx.state(train.merge_models(graphdefs2, state2)["stage1"]))
+  jax.tree.map(np.testing.assert_array_equal, after, before)  # frozen: parameters and BatchNorm statistics
+  assert np.isfinite(train.read_metrics(tmp_path / "s2" / "metrics.jsonl")[-1]["d_loss"])
+
+
+def test_updates_reject_bad_arguments():
+  from jaxgen.objectives import stackgan_updates
+
+  with pytest.raises(ValueError, match="stage must be 1 or 2"):
+    stackgan_updates(stage=3, latent_dim=4, caption_table=np.zeros((2, 1, 3)))
+  with pytest.raises(ValueError, match=r"caption_table must be \(combinations, phrasings, embedding_dim\)"):
+    stackgan_updates(stage=1, latent_dim=4, caption_table=np.zeros((2, 3)))

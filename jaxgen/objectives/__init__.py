@@ -19,6 +19,8 @@ from jaxgen.objectives._gan import discriminator_update_against
 from jaxgen.objectives._gan import gan_updates
 from jaxgen.objectives._pool import image_pool_init
 from jaxgen.objectives._pool import image_pool_query
+from jaxgen.objectives._stackgan import mismatched_texts
+from jaxgen.objectives._stackgan import stackgan_updates
 from jaxgen.objectives._stylegan2 import lazy_adam_hyperparameters
 from jaxgen.objectives._stylegan2 import stylegan2_aux_init
 from jaxgen.objectives._stylegan2 import stylegan2_updates
@@ -49,8 +51,10 @@ __all__ = [
     "latent_regression_objective",
     "lazy_adam_hyperparameters",
     "mean_absolute_error",
+    "mismatched_texts",
     "negative_elbo_objective",
     "pix2pix_updates",
+    "stackgan_updates",
     "stylegan2_aux_init",
     "stylegan2_updates",
 ]
