@@ -240,7 +240,8 @@ def _measure_outputs(outputs, labels, refs, ref_index, classifier, edges, target
   """Identity (label kept, retrieval top-1) and age (measured group = target) of generated images."""
   log_probs = classifier.log_probs(outputs)
   features = classifier.features(outputs)
-  d2 = ((features[:, None, :] - refs[None, :, :]) ** 2).sum(-1)
+  # Squared distances to every reference, |f|^2 - 2 f.r + |r|^2 (no (N, R, D) array).
+  d2 = (features**2).sum(-1)[:, None] - 2.0 * features @ refs.T + (refs**2).sum(-1)[None, :]
   thickness = data.stroke_thickness(outputs)
   measured = np.isfinite(thickness)
   groups = np.full(len(outputs), -1)
@@ -258,7 +259,8 @@ def train_age_cgan(config, workdir: str, *, progress: bool = True) -> dict:
 
   Args:
     config: the experiment's config (``experiments/age_cgan/config.py``).
-    workdir: the experiment's folder (``cgan/``, ``encoder/``, ``thickness.npz``, ``fr_data.npz``, figures).
+    workdir: the experiment's folder (``cgan/``, ``encoder/``, ``thickness.npz``, ``fr_data.npz``,
+      ``age_groups.json`` for ``python -m jaxgen.reage``, ``reageing.png``, ``results.json``).
     progress: show the progress bars.
   """
   ds = data.load_dataset(config.data.name, data_dir=config.data.data_dir)
