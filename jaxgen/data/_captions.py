@@ -84,7 +84,7 @@ def caption_vocabulary() -> tuple[str, ...]:
 
 def bag_of_words_embedding(captions, *, dim: int = 64, seed: int = 0,
                            vocabulary: tuple[str, ...] | None = None) -> np.ndarray:
-  """phi_t = mean of the captions' word vectors, each word a fixed N(0, I / dim) vector drawn from ``seed``.
+  """phi_t = mean of the captions' word vectors, each word a fixed N(0, I) vector drawn from ``seed``.
 
   Args:
     captions: a string or a sequence of them.
@@ -102,7 +102,10 @@ def bag_of_words_embedding(captions, *, dim: int = 64, seed: int = 0,
   if isinstance(dim, bool) or int(dim) != dim or dim < 1:
     raise ValueError(f"dim must be a positive integer, got {dim!r}")
   index = {w: i for i, w in enumerate(vocabulary)}
-  vectors = np.random.default_rng(seed).normal(0.0, 1.0 / np.sqrt(dim), (len(vocabulary), int(dim)))
+  # Unit-variance word vectors: the mean of a caption's n words has coordinates of spread 1 / sqrt(n), the scale
+  # of a trained embedding's. With N(0, I / dim) vectors (coordinates 8x smaller at dim 64) a Stage-I run on MNIST
+  # learnt the thickness but not the digit (LeNet label 23 % after 6,000 steps); at this scale 85 % after 3,000.
+  vectors = np.random.default_rng(seed).normal(0.0, 1.0, (len(vocabulary), int(dim)))
   out = np.empty((len(texts), int(dim)), np.float32)
   for n, text in enumerate(texts):
     words = tokenize(text)
