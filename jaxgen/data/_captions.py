@@ -18,6 +18,7 @@ training of its own.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -71,6 +72,7 @@ def tokenize(text: str) -> list[str]:
   return re.findall(r"[a-z]+(?:-[a-z]+)*", text.lower())
 
 
+@functools.lru_cache(maxsize=1)  # read by every embedding call; the templates are constants
 def caption_vocabulary() -> tuple[str, ...]:
   """Every word the templates can write, sorted."""
   words = set()

@@ -38,12 +38,11 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import nnx
 
 from jaxgen import data, inversion, metrics, plot, train
 from jaxgen.experiment._cgan import train_conditional
-from jaxgen.experiment._common import run_from_config, steady_speed, train_images_of, write_json
+from jaxgen.experiment._common import make_optimizer, run_from_config, steady_speed, train_images_of, write_json
 from jaxgen.experiment._gan import check_gan_config
 from jaxgen.models import age_cgan, build_models
 from jaxgen.objectives import Update, latent_regression_objective
@@ -92,19 +91,25 @@ def _fingerprint(*arrays: np.ndarray) -> str:
   return h.hexdigest()[:16]
 
 
-def _thickness(ds, path: str, progress: bool) -> tuple[np.ndarray, np.ndarray]:
-  """Stroke thickness of the train and test images, measured once and kept in ``path``."""
-  key = _fingerprint(ds.train, ds.test)
+def _cached(path: str, key: str, compute) -> dict[str, np.ndarray]:
+  """The arrays in the ``.npz`` at ``path`` when it was made from the data of fingerprint ``key``; else
+  ``compute()``'s, saved there whole or not at all."""
   if os.path.exists(path):
     with np.load(path) as f:
       if str(f["fingerprint"]) == key:
-        return f["train"], f["test"]
-  t_train = data.stroke_thickness(ds.train, progress=progress)
-  t_test = data.stroke_thickness(ds.test, progress=progress)
+        return {name: f[name] for name in f.files if name != "fingerprint"}
+  arrays = compute()
   tmp = path + ".tmp.npz"
-  np.savez(tmp, train=t_train, test=t_test, fingerprint=key)
+  np.savez(tmp, fingerprint=key, **arrays)
   os.replace(tmp, path)
-  return t_train, t_test
+  return arrays
+
+
+def _thickness(ds, path: str, key: str, progress: bool) -> tuple[np.ndarray, np.ndarray]:
+  """Stroke thickness of the train and test images, measured once and kept in ``path``."""
+  t = _cached(path, key, lambda: {name: data.stroke_thickness(images, progress=progress)
+                                  for name, images in (("train", ds.train), ("test", ds.test))})
+  return t["train"], t["test"]
 
 
 def _cgan_config(config):
@@ -139,23 +144,18 @@ def _train_encoder(config, workdir, generator, progress):
            "y": np.asarray(jax.random.randint(key_y, (e.num_pairs,), 0, config.model.num_classes), np.int32)}
   t0 = time.perf_counter()
   graphdefs, state = run_from_config(
-      config, workdir, models=models, optimizers={"encoder": optax.adam(e.learning_rate)},
+      config, workdir, models=models, optimizers={"encoder": make_optimizer(config.train, steps_per_epoch=1)},
       updates=[Update("encoder", latent_regression_objective())], data={"pairs": pairs}, num_steps=e.num_steps,
       batch_shape=(e.batch_size,), ema_networks=(), description=os.path.basename(workdir), progress=progress,
   )
   return train.merge_models(graphdefs, state), int(state.step), time.perf_counter() - t0
 
 
-def _fr_network(config, ds, workdir, progress):
-  """The identity network: a LeNet trained on every image thickened, thinned or as it is (one of the three each)."""
-  path = os.path.join(workdir, "fr_data.npz")
-  key = _fingerprint(ds.train, ds.test)
-  split = None
-  if os.path.exists(path):
-    with np.load(path) as f:
-      if str(f["fingerprint"]) == key:
-        split = {name: f[name] for name in ("train", "test")}
-  if split is None:
+def _fr_network(config, ds, path: str, key: str, progress):
+  """The identity network, a LeNet trained on every image thickened, thinned or as it is (one of the three
+  each, kept in ``path``), and its mixed-thickness test images."""
+
+  def mixed():
     rng = np.random.default_rng(config.seed)
     split = {}
     for name, images in (("train", ds.train), ("test", ds.test)):
@@ -164,23 +164,24 @@ def _fr_network(config, ds, workdir, progress):
       out[version == 1] = data.thickening(images[version == 1], progress=progress)
       out[version == 2] = data.thinning(images[version == 2], progress=progress)
       split[name] = np.clip(out, 0.0, 1.0).astype(np.float32)
-    tmp = path + ".tmp.npz"
-    np.savez(tmp, fingerprint=key, **split)
-    os.replace(tmp, path)
+    return split
+
+  split = _cached(path, key, mixed)
   fr_ds = data.ImageDataset(name=f"{ds.name}-thickness-invariant", train=split["train"], test=split["test"],
                             train_labels=ds.train_labels, test_labels=ds.test_labels, num_classes=ds.num_classes)
   e = config.eval
-  return metrics.feature_network(fr_ds, cache_dir=e.cache_dir or metrics.DEFAULT_CACHE_DIR, progress=progress)
+  fr = metrics.feature_network(fr_ds, cache_dir=e.cache_dir or metrics.DEFAULT_CACHE_DIR, progress=progress)
+  return fr, split["test"]
 
 
-def _in_batches(fn, *arrays, batch_size: int = 500) -> np.ndarray:
-  """``fn`` over the rows of ``arrays``, ``batch_size`` at a time (the last padded: one compilation)."""
-  n, out = len(arrays[0]), []
-  for start in range(0, n, batch_size):
-    part = [a[start:start + batch_size] for a in arrays]
-    m = len(part[0])
-    part = [np.concatenate([p, np.repeat(p[-1:], batch_size - m, axis=0)]) if m < batch_size else p for p in part]
-    out.append(np.asarray(fn(*part))[:m])
+def _in_batches(fn, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
+  """``fn`` over the rows of ``x``, ``batch_size`` at a time (the last padded: one compilation)."""
+  out = []
+  for start in range(0, len(x), batch_size):
+    part = x[start:start + batch_size]
+    m = len(part)
+    padded = np.concatenate([part, np.repeat(part[-1:], batch_size - m, axis=0)]) if m < batch_size else part
+    out.append(np.asarray(fn(padded))[:m])
   return np.concatenate(out)
 
 
@@ -238,8 +239,7 @@ def _invert(config, generator, encoder, fr, x, y0, progress) -> tuple[dict, dict
 
 def _measure_outputs(outputs, labels, refs, ref_index, classifier, edges, target) -> dict:
   """Identity (label kept, retrieval top-1) and age (measured group = target) of generated images."""
-  log_probs = classifier.log_probs(outputs)
-  features = classifier.features(outputs)
+  features, log_probs = classifier.features_and_log_probs(outputs)
   # Squared distances to every reference, |f|^2 - 2 f.r + |r|^2 (no (N, R, D) array).
   d2 = (features**2).sum(-1)[:, None] - 2.0 * features @ refs.T + (refs**2).sum(-1)[None, :]
   thickness = data.stroke_thickness(outputs)
@@ -270,7 +270,8 @@ def train_age_cgan(config, workdir: str, *, progress: bool = True) -> dict:
   check_age_cgan_config(config, dataset_size=x.shape[0])
   os.makedirs(workdir, exist_ok=True)
   groups = int(config.data.num_groups)
-  t_train, t_test = _thickness(ds, os.path.join(workdir, "thickness.npz"), progress)
+  key = _fingerprint(ds.train, ds.test)  # of the data the cached measures and images were made from
+  t_train, t_test = _thickness(ds, os.path.join(workdir, "thickness.npz"), key, progress)
   y_train, edges = data.attribute_bins(t_train, groups)
   # What python -m jaxgen.reage needs to place new images in the groups.
   write_json(os.path.join(workdir, GROUPS_FILE), {"num_groups": groups, "thickness_edges": [float(v) for v in edges],
@@ -288,7 +289,7 @@ def train_age_cgan(config, workdir: str, *, progress: bool = True) -> dict:
   cache_dir = e.cache_dir or metrics.DEFAULT_CACHE_DIR
   classifier = metrics.feature_network(config.data.name, cache_dir=cache_dir, data_dir=config.data.data_dir,
                                        progress=progress)
-  fr = _fr_network(config, ds, workdir, progress)
+  fr, fr_test = _fr_network(config, ds, os.path.join(workdir, "fr_data.npz"), key, progress)
   t0 = time.perf_counter()
   n = int(inv.num_images)
   x_test, labels = ds.test[:n], ds.test_labels[:n]
@@ -316,7 +317,7 @@ def train_age_cgan(config, workdir: str, *, progress: bool = True) -> dict:
   _reageing_figure(os.path.join(workdir, "reageing.png"), x_test, outputs, e.figure_images)
   fr_reference = {"test_accuracy_on_mixed_thickness": fr.accuracy,
                   "evaluation_classifier_accuracy_on_them": float(np.mean(
-                      np.argmax(classifier.log_probs(_fr_test(workdir)), axis=1) == ds.test_labels))}
+                      np.argmax(classifier.log_probs(fr_test), axis=1) == ds.test_labels))}
   results = {
       "dataset": config.data.name,
       "num_groups": groups,
@@ -344,11 +345,6 @@ def train_age_cgan(config, workdir: str, *, progress: bool = True) -> dict:
   write_json(os.path.join(workdir, "results.json"), results)
   print(format_results(results))
   return results
-
-
-def _fr_test(workdir: str) -> np.ndarray:
-  with np.load(os.path.join(workdir, "fr_data.npz")) as f:
-    return f["test"]
 
 
 def _reageing_figure(path, x, outputs, num) -> None:

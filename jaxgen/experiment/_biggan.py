@@ -178,7 +178,7 @@ def _measure(config, models, feature_net, real, *, threshold, seed: int) -> tupl
   labels = np.repeat(np.arange(num_classes), e.samples_per_class).astype(np.int32)
   samples = _generate(models, config, jax.random.key(seed), labels, threshold)
   shown = to_classifier_input(samples, feature_net.image_shape)
-  features, log_probs = feature_net.features(shown), feature_net.log_probs(shown)
+  features, log_probs = feature_net.features_and_log_probs(shown)
   diversity = metrics.intra_class_diversity(features, labels, num_classes=num_classes, max_per_class=1000)
   record = {
       "classifier_accuracy": metrics.classifier_accuracy(log_probs, labels),

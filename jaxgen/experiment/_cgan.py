@@ -134,7 +134,7 @@ def _evaluate(config, models, feature_net, ds, real, *, valid, seed: int) -> dic
   t0 = time.perf_counter()
   labels = np.repeat(np.arange(num_classes), e.samples_per_class).astype(np.int32)
   samples = _generate(images, models, config, jax.random.key(seed), labels)
-  features, log_probs = feature_net.features(samples), feature_net.log_probs(samples)
+  features, log_probs = feature_net.features_and_log_probs(samples)
   predicted = np.argmax(log_probs, axis=1)
   per_class = [float(np.mean(predicted[labels == c] == c)) for c in range(num_classes)]
   diversity = metrics.intra_class_diversity(features, labels, num_classes=num_classes, max_per_class=1000)

@@ -197,6 +197,10 @@ class FeatureNetwork:
     """Penultimate-layer activations ``(N, feature_dim)`` float32 of images ``(N, H, W, C)`` in [0, 1]."""
     return self._map(images, batch_size)[0]
 
+  def features_and_log_probs(self, images, *, batch_size: int = _EVAL_BATCH) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`features` and :meth:`log_probs` of the same images from one pass of the network."""
+    return self._map(images, batch_size)
+
   def features_fn(self):
     """``(fn, params)``: the features as a pure function ``fn(params, images) -> (N, feature_dim)``.
 

@@ -22,15 +22,13 @@ import dataclasses
 import numbers
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
 from jaxgen.models import _registry
-from jaxgen.models._latent import sample_labels
 from jaxgen.models._precision import compute_dtype, to_float32
 from jaxgen.models._registry import register_model
-from jaxgen.models.cgan import CGANConfig, ConditionalGenerator
+from jaxgen.models.cgan import CGANConfig, ConditionalGenerator, sample_generator
 from jaxgen.models.dcgan import _batch_norm, _conv, to_model_range, to_unit_range
 
 __all__ = ["AgeCGANConfig", "LatentEncoder", "build", "hparams_from_config", "sample", "to_model_range",
@@ -88,10 +86,7 @@ def build(config, rngs: nnx.Rngs) -> dict[str, nnx.Module]:
 
 def sample(models, key: jax.Array, num: int, config, labels=None) -> np.ndarray:
   """``num`` images (num, H, W, C) in [0, 1] of G(z, y), z ~ N(0, I); ``labels`` are age groups (default a grid)."""
-  hp = hparams_from_config(config)
-  labels = sample_labels(labels, num, hp.num_classes)
-  z = jax.random.normal(key, (num, hp.latent_dim))
-  return np.asarray(to_unit_range(models["generator"](z, jnp.asarray(labels, jnp.int32), train=False)))
+  return sample_generator(models["generator"], hparams_from_config(config), key, num, labels)
 
 
 register_model("age_cgan", build, sample, hparams=AgeCGANConfig)

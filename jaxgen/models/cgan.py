@@ -69,6 +69,7 @@ __all__ = [
     "build",
     "hparams_from_config",
     "sample",
+    "sample_generator",
     "to_model_range",
     "to_unit_range",
 ]
@@ -325,10 +326,15 @@ def sample(models, key: jax.Array, num: int, config, labels=None) -> np.ndarray:
   num_classes``, a balanced grid whose rows are the classes when shown
   ``num_classes`` to a row.
   """
-  hp = hparams_from_config(config)
+  return sample_generator(models["generator"], hparams_from_config(config), key, num, labels)
+
+
+def sample_generator(generator: ConditionalGenerator, hp: CGANConfig, key: jax.Array, num: int,
+                     labels=None) -> np.ndarray:
+  """G(z, y) in [0, 1] for ``labels`` (checked; default a grid), z ~ N(0, I) from ``key``, inference mode."""
   labels = sample_labels(labels, num, hp.num_classes)
   z = jax.random.normal(key, (num, hp.latent_dim))
-  return np.asarray(to_unit_range(models["generator"](z, jnp.asarray(labels, jnp.int32), train=False)))
+  return np.asarray(to_unit_range(generator(z, jnp.asarray(labels, jnp.int32), train=False)))
 
 
 register_model("cgan", build, sample, hparams=CGANConfig)

@@ -158,9 +158,9 @@ class DataParallel:
     replicated, so chunk after chunk reuses the same compiled program (one
     per schedule of every-k updates, when ``start`` is given: see
     :func:`make_multi_step`). Its ``lower(state, data, feed, start=None)``
-    lowers that program (to time compilation or read its cost). ``compiler_options``: XLA options (default: those
-    ``multi_step`` was made with by :func:`make_multi_step`, else jaxgen's for
-    the mesh's platform).
+    lowers that program (to time compilation or read its cost).
+    ``compiler_options``: XLA options (default: those ``multi_step`` was made
+    with by :func:`make_multi_step`, else jaxgen's for the mesh's platform).
     """
     inner = getattr(multi_step, "__wrapped__", multi_step)
     # make_multi_step's schedule: which every-k updates an unrolled chunk runs, from its first step.
