@@ -315,3 +315,22 @@ def test_one_dimensional_and_bad_impl():
     jnn.ConvTranspose(2, 3, (4,), (2,), impl="cpu_fast", rngs=nnx.Rngs(0))
   with pytest.raises(ValueError, match="impl must be one of"):
     jnn.Conv(2, 3, (3, 3), impl="fast", rngs=nnx.Rngs(0))
+
+
+@pytest.mark.parametrize("pads", [((0, 0), (-5, 1)), ((-2, 1), (0, 0)), ((0, 0), (3, -2))])
+def test_cropping_padding_reads_only_the_input(pads):
+  """A negative padding crops: XLA's CPU convolution reads past its input there (openxla/xla#48713); ours must not.
+
+  x[h, w, c] = 100 h + 10 w + c through a 1x1 identity kernel: the output is the padded input itself.
+  """
+  h, w, c = 15, 6, 8
+  x = (100 * np.arange(h)[:, None, None] + 10 * np.arange(w)[None, :, None] + np.arange(c)).astype(np.float32)[None]
+  kernel = np.eye(c, dtype=np.float32).reshape(1, 1, c, c)
+  expected = x
+  for axis, (lo, hi) in zip((1, 2), pads):
+    expected = np.take(expected, np.arange(max(-lo, 0), expected.shape[axis] - max(-hi, 0)), axis=axis)
+    widths = [(0, 0)] * 4
+    widths[axis] = (max(lo, 0), max(hi, 0))
+    expected = np.pad(expected, widths)
+  y = jax.jit(lambda x, k: _functional._corr(x, k, None, None, pads))(x, kernel)
+  np.testing.assert_array_equal(np.asarray(y), expected)

@@ -59,12 +59,28 @@ Padding = str | Sequence[tuple[int, int]]
 
 
 def _corr(x, kernel, precision, preferred_element_type, padding="VALID"):
-  """Stride-1 cross-correlation, NHWC input, HWIO kernel.
+  """Stride-1 cross-correlation, NHWC input, HWIO kernel; explicit ``padding`` may be negative (a crop).
 
-  Padding goes to the convolution itself (negative values crop): a separate
-  ``lax.pad`` before it measured about 2x slower for forward + backward on
-  XLA's CPU backend.
+  Zero padding up to ``k - 1`` a side goes to the convolution itself (a
+  separate ``lax.pad`` measured about 2x slower for forward + backward on
+  XLA's CPU backend). The convolution never sees a negative padding, nor one
+  above ``k - 1`` (its input gradient's padding would then be negative): XLA's
+  CPU f32 convolution with a negative low padding reads outside its input
+  (openxla/xla#48713; it made a test here fail once in ~20 runs with NaN), so
+  crops are slices and the rare excess padding an explicit ``lax.pad``.
   """
+  if not isinstance(padding, str):
+    n, h, w, c = x.shape
+    pads = [(int(lo), int(hi)) for lo, hi in padding]
+    crop = [(max(-lo, 0), max(-hi, 0)) for lo, hi in pads]
+    if any(a or b for a, b in crop):
+      x = lax.slice(x, (0, crop[0][0], crop[1][0], 0), (n, h - crop[0][1], w - crop[1][1], c))
+    pads = [(max(lo, 0), max(hi, 0)) for lo, hi in pads]
+    limit = [k - 1 for k in kernel.shape[:2]]
+    excess = [(max(lo - m, 0), max(hi - m, 0)) for (lo, hi), m in zip(pads, limit)]
+    if any(a or b for a, b in excess):
+      x = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (*excess[0], 0), (*excess[1], 0), (0, 0, 0)))
+    padding = [(min(lo, m), min(hi, m)) for (lo, hi), m in zip(pads, limit)]
   return lax.conv_general_dilated(
       x, kernel, (1, 1), padding, dimension_numbers=_DN, precision=precision,
       preferred_element_type=preferred_element_type)
