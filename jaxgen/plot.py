@@ -66,6 +66,26 @@ def grid_scale(image_shape: Sequence[int]) -> int:
   return max(1, 64 // int(image_shape[0]))
 
 
+def save_captioned_rows(path, rows: Sequence[np.ndarray], captions: Sequence[str], *, title: str = "") -> str:
+  """Writes one row of images ``(K, H, W, C)`` in [0, 1] per caption, the caption written at its left."""
+  if len(rows) != len(captions) or not rows:
+    raise ValueError(f"save_captioned_rows needs one caption per row, got {len(rows)} rows and {len(captions)} captions")
+  strips = [image_grid(r, ncol=len(r)) for r in rows]
+  height, width = strips[0].shape[:2]
+  fig, axes = plt.subplots(len(strips), 1, figsize=(2.5 + width / 40, 0.2 + len(strips) * height / 40), squeeze=False)
+  for ax, strip, text in zip(axes[:, 0], strips, captions):
+    ax.imshow(strip[..., 0] if strip.shape[-1] == 1 else strip, cmap="gray", vmin=0, vmax=255)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_ylabel(text, rotation=0, ha="right", va="center", fontsize=8)
+  if title:
+    fig.suptitle(title, fontsize=9)
+  os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
+  fig.savefig(path, dpi=100, bbox_inches="tight")
+  plt.close(fig)
+  return os.fspath(path)
+
+
 def save_reconstructions(path, images, reconstructions, *, ncol: int = 8, scale: int = 1) -> str:
   """Writes rows of ``images`` ``(N, H, W, C)``, each followed by a row of their ``reconstructions``.
 

@@ -2,7 +2,7 @@
 
     python -m jaxgen.sample --workdir RUN [--num 64] [--seed S] [--out grid.png]
         [--step N] [--no_ema] [--batch_size 256] [--save_npy samples.npy] [--label Y]
-        [--truncation T] [--psi PSI] [--style_mixing N [--cutoff K]]
+        [--truncation T] [--psi PSI] [--style_mixing N [--cutoff K]] [--caption TEXT ...]
 
 The networks are restored by :func:`jaxgen.train.restore_models` (rebuilt
 from ``RUN/config.json`` through the model registry, with their parameters,
@@ -16,7 +16,8 @@ trick where the family has one (BigGAN: latent entries redrawn into
 [-T, T]; StyleGAN2: ``--psi``). ``--style_mixing N`` draws StyleGAN2's
 style-mixing figure instead: N images A down the left, N images B along the
 top, and in cell (i, j) A_i's first ``--cutoff`` ws (default 4: the 4x4 and
-8x8 layers) with B_j's others. With
+8x8 layers) with B_j's others. ``--caption TEXT`` (repeatable) draws a
+text-to-image run (StackGAN) from captions, one row per caption. With
 ``--save_npy`` every sample is written to a memory-mapped ``.npy``, so a large
 ``--num`` needs memory for one batch and the grid only.
 """
@@ -55,6 +56,7 @@ def draw_samples(
     labels: np.ndarray | None = None,
     truncation: float | None = None,
     truncation_psi: float | None = None,
+    captions: list[str] | None = None,
 ) -> np.ndarray:
   """Draws ``num`` samples ``batch_size`` at a time with the registered ``sample`` function.
 
@@ -64,7 +66,9 @@ def draw_samples(
   conditional family (its ``sample`` takes ``labels=``). ``truncation``: the
   truncation trick at sampling time, for a family whose ``sample`` takes
   ``truncation=`` (BigGAN: latents redrawn into [-t, t]); ``truncation_psi``:
-  StyleGAN's, w pulled toward its running mean (1: none).
+  StyleGAN's, w pulled toward its running mean (1: none). ``captions``
+  ``(num,)`` strings: the text of each sample, for a family whose ``sample``
+  takes ``captions=`` (StackGAN).
   """
   if num < 1:
     raise ValueError(f"--num must be >= 1, got {num}")
@@ -80,6 +84,11 @@ def draw_samples(
   for flag, name, value in (("--truncation", "truncation", truncation), ("--psi", "truncation_psi", truncation_psi)):
     if value is not None and name not in accepted:
       raise SampleError(f"{flag}: model '{spec.name}' has no such truncation (its sample() takes no {name})")
+  if captions is not None:
+    if "captions" not in accepted:
+      raise SampleError(f"--caption: model '{spec.name}' is not drawn from text (its sample() takes no captions)")
+    if len(captions) != num:
+      raise SampleError(f"{len(captions)} captions given for {num} samples")
   keep = num if keep is None else min(keep, num)
   kept = []
   done = 0
@@ -90,6 +99,8 @@ def draw_samples(
       kwargs["truncation"] = truncation
     if truncation_psi is not None:
       kwargs["truncation_psi"] = truncation_psi
+    if captions is not None:
+      kwargs["captions"] = list(captions[done:done + n])
     batch = np.asarray(spec.sample(models, jax.random.fold_in(key, i), n, config, **kwargs))
     if batch.shape[0] != n:
       raise SampleError(f"sample() of '{spec.name}' returned {batch.shape[0]} samples, {n} asked")
@@ -152,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
                       help="truncation trick: latent entries redrawn into [-T, T] (BigGAN; default none)")
   parser.add_argument("--psi", type=float, default=None,
                       help="truncation psi: w pulled toward its mean, 1 = none (StyleGAN2)")
+  parser.add_argument("--caption", action="append", default=None, metavar="TEXT",
+                      help="text-to-image runs (StackGAN): draw from this caption, one row of --num per caption "
+                           "(repeat the flag for more rows)")
   parser.add_argument("--style_mixing", type=int, default=None, metavar="N",
                       help="StyleGAN2: an N x N style-mixing grid (coarse styles from the rows, fine from the columns)")
   parser.add_argument("--cutoff", type=int, default=None,
@@ -167,16 +181,20 @@ def main(argv: list[str] | None = None) -> int:
     models, config, step = restore_models(args.workdir, step=args.step, use_ema=not args.no_ema)
     labels, ncol = class_labels(config, args.num, args.label)
     num = args.num if labels is None else len(labels)
+    captions = None
+    if args.caption:
+      captions = [text for text in args.caption for _ in range(args.num)]
+      num, ncol = len(captions), args.num
     key = jax.random.key(args.seed)
     out = None
     if args.save_npy:
       # Shape and dtype from one sample, then every batch written straight to disk.
       probe = draw_samples(models, config, num=1, key=jax.random.key(0), batch_size=1,
                            labels=None if labels is None else labels[:1], truncation=args.truncation,
-                           truncation_psi=args.psi)
+                           truncation_psi=args.psi, captions=None if captions is None else captions[:1])
       out = np.lib.format.open_memmap(args.save_npy, mode="w+", dtype=probe.dtype, shape=(num, *probe.shape[1:]))
     grid = draw_samples(models, config, num=num, key=key, batch_size=args.batch_size, out=out, keep=args.max_grid,
-                        labels=labels, truncation=args.truncation, truncation_psi=args.psi)
+                        labels=labels, truncation=args.truncation, truncation_psi=args.psi, captions=captions)
     if out is not None:
       out.flush()
       del out

@@ -50,6 +50,8 @@ from jaxgen.experiment._loss_study import train_loss_study
 from jaxgen.experiment._pix2pix import check_pix2pix_config
 from jaxgen.experiment._pix2pix import run_names as pix2pix_run_names
 from jaxgen.experiment._pix2pix import train_pix2pix
+from jaxgen.experiment._stackgan import check_stackgan_config
+from jaxgen.experiment._stackgan import train_stackgan
 from jaxgen.experiment._stylegan import check_stylegan_config
 from jaxgen.experiment._stylegan import train_stylegan
 from jaxgen.experiment._theory import check_gan_theory_config
@@ -78,6 +80,7 @@ __all__ = [
     "check_autoencoder_config",
     "check_age_cgan_config",
     "check_biggan_config",
+    "check_stackgan_config",
     "check_stylegan_config",
     "check_cgan_config",
     "check_cyclegan_config",
@@ -111,6 +114,7 @@ __all__ = [
     "train_gan_toy",
     "train_loss_study",
     "train_pix2pix",
+    "train_stackgan",
     "train_stylegan",
     "train_vae",
 ]

@@ -31,7 +31,6 @@ than pixel-wise, which beats E alone.
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 import time
 
@@ -42,7 +41,8 @@ from flax import nnx
 
 from jaxgen import data, inversion, metrics, plot, train
 from jaxgen.experiment._cgan import train_conditional
-from jaxgen.experiment._common import make_optimizer, run_from_config, steady_speed, train_images_of, write_json
+from jaxgen.experiment._common import (cached_arrays, fingerprint, make_optimizer, run_from_config, steady_speed,
+                                      train_images_of, write_json)
 from jaxgen.experiment._gan import check_gan_config
 from jaxgen.models import age_cgan, build_models
 from jaxgen.objectives import Update, latent_regression_objective
@@ -84,30 +84,9 @@ def check_age_cgan_config(config, *, dataset_size: int | None = None) -> None:
                      f"{inv.num_images}: the inputs are retrieved among the references")
 
 
-def _fingerprint(*arrays: np.ndarray) -> str:
-  h = hashlib.sha256()
-  for a in arrays:
-    h.update(np.ascontiguousarray(a).tobytes())
-  return h.hexdigest()[:16]
-
-
-def _cached(path: str, key: str, compute) -> dict[str, np.ndarray]:
-  """The arrays in the ``.npz`` at ``path`` when it was made from the data of fingerprint ``key``; else
-  ``compute()``'s, saved there whole or not at all."""
-  if os.path.exists(path):
-    with np.load(path) as f:
-      if str(f["fingerprint"]) == key:
-        return {name: f[name] for name in f.files if name != "fingerprint"}
-  arrays = compute()
-  tmp = path + ".tmp.npz"
-  np.savez(tmp, fingerprint=key, **arrays)
-  os.replace(tmp, path)
-  return arrays
-
-
 def _thickness(ds, path: str, key: str, progress: bool) -> tuple[np.ndarray, np.ndarray]:
   """Stroke thickness of the train and test images, measured once and kept in ``path``."""
-  t = _cached(path, key, lambda: {name: data.stroke_thickness(images, progress=progress)
+  t = cached_arrays(path, key, lambda: {name: data.stroke_thickness(images, progress=progress)
                                   for name, images in (("train", ds.train), ("test", ds.test))})
   return t["train"], t["test"]
 
@@ -166,7 +145,7 @@ def _fr_network(config, ds, path: str, key: str, progress):
       split[name] = np.clip(out, 0.0, 1.0).astype(np.float32)
     return split
 
-  split = _cached(path, key, mixed)
+  split = cached_arrays(path, key, mixed)
   fr_ds = data.ImageDataset(name=f"{ds.name}-thickness-invariant", train=split["train"], test=split["test"],
                             train_labels=ds.train_labels, test_labels=ds.test_labels, num_classes=ds.num_classes)
   e = config.eval
@@ -270,7 +249,7 @@ def train_age_cgan(config, workdir: str, *, progress: bool = True) -> dict:
   check_age_cgan_config(config, dataset_size=x.shape[0])
   os.makedirs(workdir, exist_ok=True)
   groups = int(config.data.num_groups)
-  key = _fingerprint(ds.train, ds.test)  # of the data the cached measures and images were made from
+  key = fingerprint(ds.train, ds.test)  # of the data the cached measures and images were made from
   t_train, t_test = _thickness(ds, os.path.join(workdir, "thickness.npz"), key, progress)
   y_train, edges = data.attribute_bins(t_train, groups)
   # What python -m jaxgen.reage needs to place new images in the groups.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import signal
 import sys
@@ -384,3 +385,25 @@ def results_header(config, feature_net) -> dict[str, Any]:
 
 # Results files are written whole or not at all, as the training core writes its own.
 write_json = train.write_json
+
+
+def fingerprint(*arrays: np.ndarray) -> str:
+  """A short hash of the arrays' bytes: the key of what was computed from them."""
+  h = hashlib.sha256()
+  for a in arrays:
+    h.update(np.ascontiguousarray(a).tobytes())
+  return h.hexdigest()[:16]
+
+
+def cached_arrays(path: str, key: str, compute) -> dict[str, np.ndarray]:
+  """The arrays in the ``.npz`` at ``path`` when it was made from the data of fingerprint ``key``; else
+  ``compute()``'s, saved there whole or not at all."""
+  if os.path.exists(path):
+    with np.load(path) as f:
+      if str(f["fingerprint"]) == key:
+        return {name: f[name] for name in f.files if name != "fingerprint"}
+  arrays = compute()
+  tmp = path + ".tmp.npz"
+  np.savez(tmp, fingerprint=key, **arrays)
+  os.replace(tmp, path)
+  return arrays

@@ -1,7 +1,7 @@
 """Flax NNX models of jaxgen; importing this package registers every model family by name.
 
 Families: "vae", "conv_vae", "autoencoder", "lenet", "gan_mlp", "toy_gan", "gan_1d", "dcgan", "cgan", "age_cgan"
-(the cgan generator and Age-cGAN's encoder), "biggan", "stylegan2", and the image-to-image "pix2pix" (U-Net generator, conditional PatchGAN) and "cyclegan" (two ResNet
+(the cgan generator and Age-cGAN's encoder), "biggan", "stylegan2", "stackgan" (StackGAN's two stages; sampled from captions), and the image-to-image "pix2pix" (U-Net generator, conditional PatchGAN) and "cyclegan" (two ResNet
 generators, two PatchGANs), which register a ``translate`` instead of a ``sample``.
 """
 
@@ -45,6 +45,11 @@ from jaxgen.models.patchgan import receptive_field
 from jaxgen.models.pix2pix import Pix2PixConfig
 from jaxgen.models.pix2pix import Pix2PixDiscriminator
 from jaxgen.models.pix2pix import UNetGenerator
+from jaxgen.models.stackgan import StackGANConfig
+from jaxgen.models.stackgan import Stage1Discriminator
+from jaxgen.models.stackgan import Stage1Generator
+from jaxgen.models.stackgan import Stage2Discriminator
+from jaxgen.models.stackgan import Stage2Generator
 from jaxgen.models.stylegan2 import StyleGAN2Config
 from jaxgen.models.stylegan2 import StyleGAN2Discriminator
 from jaxgen.models.stylegan2 import StyleGAN2Generator
@@ -87,6 +92,11 @@ __all__ = [
     "Pix2PixConfig",
     "Pix2PixDiscriminator",
     "ResnetGenerator",
+    "StackGANConfig",
+    "Stage1Discriminator",
+    "Stage1Generator",
+    "Stage2Discriminator",
+    "Stage2Generator",
     "StyleGAN2Config",
     "StyleGAN2Discriminator",
     "StyleGAN2Generator",

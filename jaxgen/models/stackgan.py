@@ -48,12 +48,17 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 import jaxgen.nn
+from jaxgen import data
+from jaxgen.models import _registry
+from jaxgen.models._registry import register_model
 
 __all__ = ["ConditioningAugmentation", "StackGANConfig", "Stage1Discriminator", "Stage1Generator",
-           "Stage2Discriminator", "Stage2Generator"]
+           "Stage2Discriminator", "Stage2Generator", "build", "embed_captions", "generate", "hparams_from_config",
+           "sample"]
 
 ACTIVATIONS = {"relu": jax.nn.relu, "leaky_relu": lambda h: jax.nn.leaky_relu(h, 0.2)}
 
@@ -94,11 +99,21 @@ class StackGANConfig:
   ca_activation: str = "relu"
   batch_norm_momentum: float = 0.9  # PyTorch's momentum 0.1
   conv_impl: str = "auto"
+  # Which networks a run trains: 1, Stage-I's G and D; 2, Stage-II's G and D beside the frozen Stage-I G.
+  stage: int = 1
+  # False: the ablation without CA, c = mu (no noise; the objective then adds no KL).
+  conditioning_augmentation: bool = True
+  # Seed of the fixed bag-of-words word vectors (jaxgen.data.bag_of_words_embedding): the text encoder.
+  word_vector_seed: int = 0
 
   def __post_init__(self):
     side = self.image_shape[0]
     if len(self.image_shape) != 3 or self.image_shape[1] != side or side < 16 or side & (side - 1):
       raise ValueError(f"image_shape must be square with a side a power of two >= 16, got {self.image_shape}")
+    if self.stage not in (1, 2) or isinstance(self.stage, bool):
+      raise ValueError(f"stage must be 1 or 2, got {self.stage!r}")
+    if not isinstance(self.conditioning_augmentation, bool):
+      raise ValueError(f"conditioning_augmentation must be true or false, got {self.conditioning_augmentation!r}")
     for name in ("embedding_dim", "condition_dim", "latent_dim", "gf_dim", "df_dim", "r_num"):
       value = getattr(self, name)
       if isinstance(value, bool) or int(value) != value or value < 1:
@@ -260,3 +275,53 @@ class Stage2Discriminator(nnx.Module):
   def __call__(self, x, c, *, train: bool) -> tuple[jax.Array, jax.Array]:
     h = self.encode(x, train)
     return self.cond(h, c, train), self.uncond(h).reshape(h.shape[0])
+
+
+def hparams_from_config(config) -> StackGANConfig:
+  """The model's hyperparameters from ``config.model`` (its ``name`` key aside)."""
+  return _registry.hparams_from_config(StackGANConfig, config.model, family="stackgan")
+
+
+def build(config, rngs: nnx.Rngs) -> dict[str, nnx.Module]:
+  """Stage 1: {"generator", "discriminator"}; stage 2: theirs and "stage1", the Stage-I generator it builds on."""
+  hp = hparams_from_config(config)
+  if hp.stage == 1:
+    return {"generator": Stage1Generator(hp, rngs=rngs), "discriminator": Stage1Discriminator(hp, rngs=rngs)}
+  return {"generator": Stage2Generator(hp, rngs=rngs), "discriminator": Stage2Discriminator(hp, rngs=rngs),
+          "stage1": Stage1Generator(hp, rngs=rngs)}
+
+
+def embed_captions(captions, hp: StackGANConfig) -> np.ndarray:
+  """phi_t (N, embedding_dim) of caption strings, with the run's word vectors; unknown words are a ValueError."""
+  return data.bag_of_words_embedding(list(captions), dim=hp.embedding_dim, seed=hp.word_vector_seed)
+
+
+def generate(models, hp: StackGANConfig, phi: jax.Array, key: jax.Array, *, final: bool = True) -> jax.Array:
+  """Images in [-1, 1] for text embeddings ``phi`` (B, E), inference mode: Stage-I's at side/2, or the run's last
+  stage's (``final``). CA draws c around mu when the run trained with it (the paper samples c at test time)."""
+  z_key, k1, k2 = jax.random.split(key, 3)
+  augment = hp.conditioning_augmentation
+  z = jax.random.normal(z_key, (phi.shape[0], hp.latent_dim))
+  first = models["generator"] if hp.stage == 1 else models["stage1"]
+  low, _, _ = first(phi, z, train=False, key=k1 if augment else None)
+  if hp.stage == 1 or not final:
+    return low
+  image, _, _ = models["generator"](low, phi, train=False, key=k2 if augment else None)
+  return image
+
+
+def sample(models, key: jax.Array, num: int, config, captions=None) -> np.ndarray:
+  """``num`` images (num, H, W, C) in [0, 1] for ``captions`` (strings, one per image; default: random digits and
+  attributes, one digit per row of ten)."""
+  hp = hparams_from_config(config)
+  if captions is None:
+    picks = np.asarray(jax.random.randint(jax.random.fold_in(key, 1), (num, 3), 0, 3))
+    captions = [data.caption(i % 10, int(t), int(s), int(p)) for i, (t, s, p) in enumerate(picks)]
+  if len(captions) != num:
+    raise ValueError(f"{len(captions)} captions given for {num} samples")
+  phi = jnp.asarray(embed_captions(captions, hp))
+  image = nnx.jit(generate, static_argnames=("hp", "final"))(models, hp, phi, key)
+  return np.asarray((image + 1.0) / 2.0)
+
+
+register_model("stackgan", build, sample, hparams=StackGANConfig)

@@ -62,6 +62,7 @@ def stackgan_updates(
     latent_dim: int,
     caption_table,
     kl_weight: float = 1.0,
+    augment: bool = True,
     generator: str = "generator",
     discriminator: str = "discriminator",
     stage1: str = "stage1",
@@ -83,6 +84,9 @@ def stackgan_updates(
     kl_weight: weight of CA's KL in G's loss (the paper: 1; the reference
       code's ``COEFF.KL`` = 2 on the KL averaged over coordinates, i.e.
       2 / condition_dim here).
+    augment: False is the paper's ablation without conditioning
+      augmentation: the generators see c = mu (no noise) and G's loss has no
+      KL term (``kl`` is still reported).
 
   Returns:
     ``[Forward(generator), Update(discriminator), Update(generator)]``: G runs
@@ -96,6 +100,7 @@ def stackgan_updates(
     raise ValueError(f"stage must be 1 or 2, got {stage!r}")
   if not kl_weight >= 0:
     raise ValueError(f"kl_weight must be >= 0, got {kl_weight!r}")
+  kl_weight = kl_weight if augment else 0.0
   table = jnp.asarray(caption_table, jnp.float32)
   if table.ndim != 3:
     raise ValueError(f"caption_table must be (combinations, phrasings, embedding_dim), got shape {table.shape}")
@@ -103,12 +108,12 @@ def stackgan_updates(
   def fake_forward(models, ctx: Context):
     """The stage's generator on the batch's texts, once per step: its images, mu and logvar."""
     batch = ctx.batch[stream]
-    z_key, ca_key = jax.random.split(ctx.key)
+    z_key, k1, k2 = jax.random.split(ctx.key, 3)
+    k1, k2 = (k1, k2) if augment else (None, None)  # without CA, c = mu
     z = jax.random.normal(z_key, (batch["phi"].shape[0], latent_dim))
     if stage == 1:
-      fake, mu, logvar = models[generator](batch["phi"], z, train=True, key=ca_key)
+      fake, mu, logvar = models[generator](batch["phi"], z, train=True, key=k1)
     else:
-      k1, k2 = jax.random.split(ca_key)
       low, _, _ = models[stage1](batch["phi"], z, train=False, key=k1)
       fake, mu, logvar = models[generator](low, batch["phi"], train=True, key=k2)
     return {"fake": fake, "mu": mu, "logvar": logvar}
