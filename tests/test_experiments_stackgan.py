@@ -61,6 +61,7 @@ def stackgan_run(tmp_path_factory, feature_network_cache):
   config.train.steps_per_call = 1
   config.train.sample_every = 1
   config.stage2.num_steps = 2
+  config.stage2.df_dim = 2
   config.eval.update(num_samples=30, num_captions=3, samples_per_caption=3, figure_captions=2, figure_samples=2,
                      cache_dir=feature_network_cache)
   experiment.check_stackgan_config(config)
@@ -72,11 +73,14 @@ def stackgan_run(tmp_path_factory, feature_network_cache):
 def test_every_run_is_trained_and_measured(stackgan_run):
   workdir, _, results = stackgan_run
   saved = json.loads((workdir / "results.json").read_text())
-  assert set(saved["measures"]) == {"stage1", "stage1_no_ca", "stage1_upsampled", "stage2"}
+  assert set(saved["measures"]) == {"stage1", "stage1_no_ca", "stage1_upsampled", "stage2",
+                                     "real", "real_half_upsampled"}
   for r in saved["measures"].values():
     for name in ("digit_accuracy", "thickness_accuracy", "slant_accuracy", "all_three_accuracy"):
       assert 0.0 <= r[name] <= 1.0
     assert np.isfinite(r["fid"])
+  # Real digits are named by their captions: the measures' own agreement.
+  assert saved["measures"]["real"]["digit_accuracy"] > 0.5 and saved["measures"]["real"]["thickness_accuracy"] > 0.9
   assert {run: saved["runs"][run]["step"] for run in ("stage1", "stage1_no_ca", "stage2")} == {
       "stage1": 2, "stage1_no_ca": 2, "stage2": 2}
   d = saved["within_caption_diversity"]

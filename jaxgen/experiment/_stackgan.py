@@ -23,7 +23,8 @@ evaluation LeNet's label of the image = the digit named (digit accuracy);
 the measured thickness and slant bins = the caption's (chance 1/3 each);
 LeNet-FID against test images of Stage-II and of Stage-I upsampled to the
 full side, on the same captions and z (the paper's claim: Stage-II improves
-on Stage-I); within-caption diversity, the mean pairwise LeNet-feature
+on Stage-I), beside the floors of real training images at the full side and
+at half the side upsampled; within-caption diversity, the mean pairwise LeNet-feature
 distance among ``eval.samples_per_caption`` images of one caption, with and
 without CA (the paper's claim: CA adds variety), beside that of real images
 of the same attribute combination. ``captions.png`` shows captions and what
@@ -68,6 +69,7 @@ def check_stackgan_config(config, *, dataset_size: int | None = None) -> None:
   if not config.train.kl_weight >= 0:
     raise ValueError(f"config.train.kl_weight must be >= 0, got {config.train.kl_weight!r}")
   _positive_int("config.stage2.num_steps", config.stage2.num_steps)
+  _positive_int("config.stage2.df_dim", config.stage2.df_dim)
   e = config.eval
   for name in ("num_samples", "num_captions", "samples_per_caption", "figure_captions", "figure_samples"):
     _positive_int(f"config.eval.{name}", e[name])
@@ -85,7 +87,9 @@ def _run_config(config, name: str):
   c.model.stage = 2 if name == "stage2" else 1
   c.model.conditioning_augmentation = name != "stage1_no_ca"
   if name == "stage2":
+    # Each stage has its own settings, as the reference's per-stage config files (cfg/*_s1.yml, *_s2.yml).
     c.train.num_steps = config.stage2.num_steps
+    c.model.df_dim = config.stage2.df_dim
   del c.stage2
   return c
 
@@ -244,6 +248,12 @@ def train_stackgan(config, workdir: str, *, progress: bool = True) -> dict:
     measured[name] = {**_measure(out, digits, tb, sb, classifier, edges), "fid": fid(out)}
     images[name] = out
 
+  # Floors: real training images at the full side, and at half the side upsampled back (Stage-I's resolution),
+  # measured against their own captions' bins as the generated ones are.
+  real, half = x[:n], data.resize(data.resize(x[:n], side // 2), side)
+  for name, images in (("real", real), ("real_half_upsampled", half)):
+    measured[name] = {**_measure(images, labels[:n], t_bins[:n], s_bins[:n], classifier, edges), "fid": fid(images)}
+
   # Within-caption diversity: num_captions captions, samples_per_caption draws of (z, CA's noise) each.
   k, m = int(e.num_captions), int(e.samples_per_caption)
   combos = rng.choice(90, size=k, replace=False)
@@ -295,9 +305,9 @@ def format_results(results: dict) -> str:
   """One row per run: digit, thickness, slant accuracy, FID; then the within-caption diversity."""
   lines = [f"stackgan on {results['dataset']}: {results['num_samples']} random captions "
            f"(chance: digit 0.10, thickness 0.33, slant 0.33)",
-           f"  {'run':<17}{'digit':>7}{'thick':>7}{'slant':>7}{'all 3':>7}{'LeNet-FID':>11}"]
+           f"  {'run':<21}{'digit':>7}{'thick':>7}{'slant':>7}{'all 3':>7}{'LeNet-FID':>11}"]
   for name, r in results["measures"].items():
-    lines.append(f"  {name:<17}{r['digit_accuracy']:>7.3f}{r['thickness_accuracy']:>7.3f}{r['slant_accuracy']:>7.3f}"
+    lines.append(f"  {name:<21}{r['digit_accuracy']:>7.3f}{r['thickness_accuracy']:>7.3f}{r['slant_accuracy']:>7.3f}"
                  f"{r['all_three_accuracy']:>7.3f}{r['fid']:>11.2f}")
   d = results["within_caption_diversity"]
   lines.append(f"  within-caption diversity ({d['num_captions']} captions x {d['samples_per_caption']}): "
