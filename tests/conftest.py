@@ -34,11 +34,6 @@ import jax  # noqa: E402
 import pytest  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
-# XLA:CPU compiles each shape of a random draw 6-9x slower with the partitionable threefry (JAX's default):
-# 2.2-3.5 s against 0.4 s here (/tmp measurements of jax.random.normal and uniform on one core), and every
-# parameter shape of every network a test builds is one such program (a tiny StackGAN smoke run: 152 s against
-# 70 s). The tests check properties of the draws, never their bits; experiments keep JAX's default.
-jax.config.update("jax_threefry_partitionable", False)
 
 
 @pytest.fixture(scope="session")

@@ -556,3 +556,14 @@ def test_chunks_compile_a_program_per_schedule_and_run_from_any_step():
   assert len(one) == 3  # both, a, neither
   chunks.run(one, 1, 3)  # the count now at 3: the next chunk runs the every-2 and every-4 updates second
   assert chunks.run(programs, 2, 1)[0] == 2 and int(chunks.state.step) == 5 == chunks._step
+
+
+@pytest.mark.skipif(not _torch_available(), reason="the PyTorch peer needs torch (pip install -e '.[bench]')")
+def test_peer_training_reports_spread_and_d_on_the_digits(tmp_path):
+  from benchmarks import peer_training
+  assert peer_training.main(["--steps", "3", "--side", "8", "--log_every", "1", "--out", str(tmp_path)]) == 0
+  saved = json.loads((tmp_path / "peer_training.json").read_text())
+  assert [h["step"] for h in saved["spread_history"]] == [0, 1, 2, 3]
+  assert saved["spread"] > 0 and 0 < saved["d_real_last100"] < 1 and 0 < saved["d_fake_last100"] < 1
+  assert (tmp_path / "samples.png").exists()
+  assert peer_training.main(["--side", "12"]) == 2

@@ -89,10 +89,14 @@ def test_every_run_is_trained_and_measured(stackgan_run):
   assert saved["kl_weight"]["reference_code_convention_coordinate_mean"] == pytest.approx(2.0)
   for path in ("captions.png", "attributes.npz", "stage1/samples", "stage2/samples"):
     assert (workdir / path).exists()
-  # Stage-II's frozen Stage-I is the Stage-I run's generator, unchanged by Stage-II's training.
+  # Stage-II's frozen Stage-I is the Stage-I run's generator, parameters and BatchNorm statistics unchanged by
+  # Stage-II's training; every run's losses and D's probabilities are finite.
   s1 = train.restore_models(workdir / "stage1")[0]["generator"]
   s2 = train.restore_models(workdir / "stage2")[0]["stage1"]
-  jax.tree.map(np.testing.assert_array_equal, nnx.state(s1, nnx.Param), nnx.state(s2, nnx.Param))
+  jax.tree.map(np.testing.assert_array_equal, nnx.state(s1), nnx.state(s2))
+  for run in ("stage1", "stage1_no_ca", "stage2"):
+    record = train.read_metrics(workdir / run / "metrics.jsonl")[-1]
+    assert all(np.isfinite(record[k]) for k in ("d_loss", "d_real", "d_wrong", "d_fake", "g_loss", "kl")), run
 
 
 def test_a_finished_run_resumes_without_training(stackgan_run, capsys):

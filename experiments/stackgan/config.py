@@ -20,6 +20,11 @@ StackGAN-Pytorch, ``code/model.py``) with smaller widths; Adam 2e-4 (0.5,
 0.999) for both stages, as the reference's configs; the KL weight 2 /
 condition_dim on the per-example KL sum (the reference's COEFF.KL = 2 on the
 mean over coordinates; the paper's lambda = 1).
+
+Measured (2026-11-29, one CPU core each, see the README): MNIST, 3,000 steps
+a stage: LeNet-FID Stage-II 119.4 against Stage-I upsampled 190.4 (real
+digits at 16x16 upsampled 118.2); within-caption diversity with CA 12.1,
+without 7.6; the digit named 0.63 with CA, 0.98 without, 0.53 after Stage-II.
 """
 
 import ml_collections
