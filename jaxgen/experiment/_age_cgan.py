@@ -41,8 +41,8 @@ from flax import nnx
 
 from jaxgen import data, inversion, metrics, plot, train
 from jaxgen.experiment._cgan import train_conditional
-from jaxgen.experiment._common import (cached_arrays, fingerprint, make_optimizer, run_from_config, steady_speed,
-                                      train_images_of, write_json)
+from jaxgen.experiment._common import (cached_arrays, check_positive_int, fingerprint, in_batches, make_optimizer,
+                                      run_from_config, steady_speed, train_images_of, write_json)
 from jaxgen.experiment._gan import check_gan_config
 from jaxgen.models import age_cgan, build_models
 from jaxgen.objectives import Update, latent_regression_objective
@@ -55,16 +55,11 @@ GROUPS_FILE = "age_groups.json"
 PUBLISHED_VERIFICATION = {"encoder": 53.2, "pixelwise": 59.8, "identity": 82.9}
 
 
-def _positive_int(name: str, value) -> None:
-  if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-    raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 def check_age_cgan_config(config, *, dataset_size: int | None = None) -> None:
   """Checks the experiment's config: a GAN config, its groups, the encoder's run and the inversion."""
   check_gan_config(config, dataset_size=dataset_size)
   groups = config.data.num_groups
-  _positive_int("config.data.num_groups", groups)
+  check_positive_int("config.data.num_groups", groups)
   if groups < 2:
     raise ValueError(f"config.data.num_groups must be at least 2 (thickness quantile groups), got {groups}")
   if config.model.num_classes != groups:
@@ -72,13 +67,13 @@ def check_age_cgan_config(config, *, dataset_size: int | None = None) -> None:
                      "G is conditioned on the age group")
   # The sizes and rates the shared validator knows by name (batch_size, num_steps, learning_rate, ...) are checked.
   e, inv, ev = config.encoder, config.inversion, config.eval
-  _positive_int("config.encoder.num_pairs", e.num_pairs)
+  check_positive_int("config.encoder.num_pairs", e.num_pairs)
   if e.batch_size > e.num_pairs:
     raise ValueError(f"config.encoder.batch_size={e.batch_size} exceeds config.encoder.num_pairs={e.num_pairs}")
-  _positive_int("config.inversion.steps", inv.steps)
+  check_positive_int("config.inversion.steps", inv.steps)
   if not inv.prior_weight >= 0:
     raise ValueError(f"config.inversion.prior_weight must be >= 0, got {inv.prior_weight!r}")
-  _positive_int("config.eval.num_references", ev.num_references)
+  check_positive_int("config.eval.num_references", ev.num_references)
   if ev.num_references < inv.num_images:
     raise ValueError(f"config.eval.num_references={ev.num_references} must be at least config.inversion.num_images="
                      f"{inv.num_images}: the inputs are retrieved among the references")
@@ -153,21 +148,10 @@ def _fr_network(config, ds, path: str, key: str, progress):
   return fr, split["test"]
 
 
-def _in_batches(fn, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
-  """``fn`` over the rows of ``x``, ``batch_size`` at a time (the last padded: one compilation)."""
-  out = []
-  for start in range(0, len(x), batch_size):
-    part = x[start:start + batch_size]
-    m = len(part)
-    padded = np.concatenate([part, np.repeat(part[-1:], batch_size - m, axis=0)]) if m < batch_size else part
-    out.append(np.asarray(fn(padded))[:m])
-  return np.concatenate(out)
-
-
 def encode(encoder, x: np.ndarray) -> np.ndarray:
   """z0 = E(x) of images (N, H, W, C) in [0, 1], inference mode, 500 at a time."""
   fn = nnx.jit(lambda e, x: e(age_cgan.to_model_range(x), train=False))
-  return _in_batches(lambda xb: fn(encoder, xb), x)
+  return in_batches(lambda xb, _: fn(encoder, xb), x)
 
 
 def invert(method: str, generator, x: np.ndarray, y0: np.ndarray, z0: np.ndarray, *, steps: int,

@@ -407,3 +407,21 @@ def cached_arrays(path: str, key: str, compute) -> dict[str, np.ndarray]:
   np.savez(tmp, fingerprint=key, **arrays)
   os.replace(tmp, path)
   return arrays
+
+
+def in_batches(fn, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
+  """``fn(batch, i)`` over the rows of ``x``, ``batch_size`` at a time (batch ``i``; the last padded with copies of
+  its last row, so one compilation serves every batch), concatenated."""
+  out = []
+  for i, start in enumerate(range(0, len(x), batch_size)):
+    part = x[start:start + batch_size]
+    m = len(part)
+    padded = np.concatenate([part, np.repeat(part[-1:], batch_size - m, axis=0)]) if m < batch_size else part
+    out.append(np.asarray(fn(padded, i))[:m])
+  return np.concatenate(out)
+
+
+def check_positive_int(name: str, value) -> None:
+  """A one-line ``ValueError`` unless ``value`` is a positive integer (``bool`` refused)."""
+  if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    raise ValueError(f"{name} must be a positive integer, got {value!r}")

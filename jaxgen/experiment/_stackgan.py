@@ -43,20 +43,15 @@ import numpy as np
 from flax import nnx
 
 from jaxgen import data, metrics, objectives, plot, train
-from jaxgen.experiment._common import (batch_shape_of, cached_arrays, check_experiment_config, fingerprint,
-                                      make_optimizer, results_header, run_from_config, steady_speed,
-                                      to_classifier_input, train_images_of, write_json)
+from jaxgen.experiment._common import (batch_shape_of, cached_arrays, check_experiment_config, check_positive_int,
+                                      fingerprint, in_batches, make_optimizer, results_header, run_from_config,
+                                      steady_speed, to_classifier_input, train_images_of, write_json)
 from jaxgen.models import build_models, stackgan
 
 RUNS = ("stage1", "stage1_no_ca", "stage2")
 # Side at which the attributes are measured: Morpho-MNIST's, for every image (real or generated, any size).
 MEASURE_SHAPE = (28, 28, 1)
 BINS = 3  # terciles of thickness and of slant, as the captions' words
-
-
-def _positive_int(name: str, value) -> None:
-  if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-    raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def check_stackgan_config(config, *, dataset_size: int | None = None) -> None:
@@ -68,11 +63,11 @@ def check_stackgan_config(config, *, dataset_size: int | None = None) -> None:
                      "trains Stage-I, its ablation without CA and Stage-II itself")
   if not config.train.kl_weight >= 0:
     raise ValueError(f"config.train.kl_weight must be >= 0, got {config.train.kl_weight!r}")
-  _positive_int("config.stage2.num_steps", config.stage2.num_steps)
-  _positive_int("config.stage2.df_dim", config.stage2.df_dim)
+  check_positive_int("config.stage2.num_steps", config.stage2.num_steps)
+  check_positive_int("config.stage2.df_dim", config.stage2.df_dim)
   e = config.eval
   for name in ("num_samples", "num_captions", "samples_per_caption", "figure_captions", "figure_samples"):
-    _positive_int(f"config.eval.{name}", e[name])
+    check_positive_int(f"config.eval.{name}", e[name])
   if e.samples_per_caption < 2:
     raise ValueError(f"config.eval.samples_per_caption must be at least 2 (pairwise distances), got "
                      f"{e.samples_per_caption}")
@@ -113,20 +108,11 @@ def _caption_table(hp) -> np.ndarray:
   return stackgan.embed_captions(texts, hp).reshape(90, len(data.TEMPLATES), -1)
 
 
-def _generate_fn():
-  return nnx.jit(stackgan.generate, static_argnames=("hp", "final"))
-
-
-def _generate(models, hp, phi: np.ndarray, key, *, final: bool = True, batch_size: int = 500) -> np.ndarray:
-  """Images in [0, 1] for embeddings ``phi``, ``batch_size`` at a time (batch i: ``fold_in(key, i)``)."""
-  fn = _generate_fn()
-  out = []
-  for i, start in enumerate(range(0, len(phi), batch_size)):
-    part = phi[start:start + batch_size]
-    m = len(part)
-    padded = np.concatenate([part, np.repeat(part[-1:], batch_size - m, axis=0)]) if m < batch_size else part
-    out.append(np.asarray(fn(models, hp, jnp.asarray(padded), jax.random.fold_in(key, i), final=final))[:m])
-  return np.clip((np.concatenate(out) + 1.0) / 2.0, 0.0, 1.0)
+def _generate(models, hp, phi: np.ndarray, key, *, final: bool = True) -> np.ndarray:
+  """Images in [0, 1] for embeddings ``phi``, 500 at a time (batch i: ``fold_in(key, i)``)."""
+  out = in_batches(lambda part, i: stackgan.generate_jit(models, hp, jnp.asarray(part), jax.random.fold_in(key, i),
+                                                         final=final), phi)
+  return np.clip((out + 1.0) / 2.0, 0.0, 1.0)
 
 
 def _train_run(config, name, workdir, stream, table, grid_phi, progress, stage1=None):
@@ -137,11 +123,10 @@ def _train_run(config, name, workdir, stream, table, grid_phi, progress, stage1=
   models = build_models(c, nnx.Rngs(c.seed))
   if stage1 is not None:
     nnx.update(models["stage1"], nnx.state(stage1))
-  fn = _generate_fn()
   grid_key = jax.random.key(1234)
   grids = train.sample_grid_hook(
       os.path.join(workdir, "samples"), train.split_models(models)[0],
-      lambda m: (fn(m, hp, grid_phi, grid_key) + 1.0) / 2.0, every_steps=t.sample_every, num_steps=t.num_steps,
+      lambda m: (stackgan.generate_jit(m, hp, grid_phi, grid_key) + 1.0) / 2.0, every_steps=t.sample_every, num_steps=t.num_steps,
       ncol=9)
   optimizer = make_optimizer(t, steps_per_epoch=1)
   updates = objectives.stackgan_updates(stage=hp.stage, latent_dim=hp.latent_dim, caption_table=table,
@@ -203,9 +188,8 @@ def train_stackgan(config, workdir: str, *, progress: bool = True) -> dict:
   table = _caption_table(hp)
   # Training grids: row d shows "a <thickness> <d> <slant>" for the nine attribute pairs.
   grid_phi = jnp.asarray(table[:, 0])
-  low = data.resize(x, side // 2) if side // 2 != x.shape[1] else x
   streams = {
-      1: {"x": (2.0 * low - 1.0).astype(np.float32), "phi": phi, "combination": combination},
+      1: {"x": (2.0 * data.resize(x, side // 2) - 1.0).astype(np.float32), "phi": phi, "combination": combination},
       2: {"x": (2.0 * x - 1.0).astype(np.float32), "phi": phi, "combination": combination},
   }
 
@@ -238,7 +222,7 @@ def train_stackgan(config, workdir: str, *, progress: bool = True) -> dict:
     return metrics.frechet_distance(classifier.features(to_classifier_input(images, classifier.image_shape)),
                                     real_features)
 
-  measured, images = {}, {}
+  measured = {}
   for name in RUNS:
     out = _generate(trained[name], hps[name], eval_phi, key)
     if name == "stage2":
@@ -246,7 +230,6 @@ def train_stackgan(config, workdir: str, *, progress: bool = True) -> dict:
       stage1_up = data.resize(_generate(trained[name], hps[name], eval_phi, key, final=False), side)
       measured["stage1_upsampled"] = {**_measure(stage1_up, digits, tb, sb, classifier, edges), "fid": fid(stage1_up)}
     measured[name] = {**_measure(out, digits, tb, sb, classifier, edges), "fid": fid(out)}
-    images[name] = out
 
   # Floors: real training images at the full side, and at half the side upsampled back (Stage-I's resolution),
   # measured against their own captions' bins as the generated ones are.

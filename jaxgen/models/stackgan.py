@@ -57,7 +57,8 @@ from jaxgen.models import _registry
 from jaxgen.models._registry import register_model
 
 __all__ = ["ConditioningAugmentation", "StackGANConfig", "Stage1Discriminator", "Stage1Generator",
-           "Stage2Discriminator", "Stage2Generator", "build", "embed_captions", "generate", "hparams_from_config",
+           "Stage2Discriminator", "Stage2Generator", "build", "embed_captions", "generate", "generate_jit",
+           "hparams_from_config",
            "sample"]
 
 ACTIVATIONS = {"relu": jax.nn.relu, "leaky_relu": lambda h: jax.nn.leaky_relu(h, 0.2)}
@@ -310,6 +311,10 @@ def generate(models, hp: StackGANConfig, phi: jax.Array, key: jax.Array, *, fina
   return image
 
 
+# ``generate`` compiled once for every caller (a new nnx.jit wrapper per call would compile again each time).
+generate_jit = nnx.jit(generate, static_argnames=("hp", "final"))
+
+
 def sample(models, key: jax.Array, num: int, config, captions=None) -> np.ndarray:
   """``num`` images (num, H, W, C) in [0, 1] for ``captions`` (strings, one per image; default: random digits and
   attributes, one digit per row of ten)."""
@@ -320,7 +325,7 @@ def sample(models, key: jax.Array, num: int, config, captions=None) -> np.ndarra
   if len(captions) != num:
     raise ValueError(f"{len(captions)} captions given for {num} samples")
   phi = jnp.asarray(embed_captions(captions, hp))
-  image = nnx.jit(generate, static_argnames=("hp", "final"))(models, hp, phi, key)
+  image = generate_jit(models, hp, phi, key)
   return np.asarray((image + 1.0) / 2.0)
 
 
