@@ -68,7 +68,8 @@ def train_peer(images: np.ndarray, *, steps: int, seed: int = 0, log_every: int 
   return {
       "steps": steps, "seconds": time.perf_counter() - t0, "side": side, "hparams": hp,
       "spread": history[-1]["spread"], "spread_history": history,
-      "d_real_last100": float(np.mean([a for a, _ in d_last])), "d_fake_last100": float(np.mean([b for _, b in d_last])),
+      "d_real_last100": float(np.mean([a for a, _ in d_last])),
+      "d_fake_last100": float(np.mean([b for _, b in d_last])),
       "torch_threads": torch.get_num_threads(), "samples": np.clip((samples + 1.0) / 2.0, 0.0, 1.0),
   }
 

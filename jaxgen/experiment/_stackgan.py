@@ -126,8 +126,8 @@ def _train_run(config, name, workdir, stream, table, grid_phi, progress, stage1=
   grid_key = jax.random.key(1234)
   grids = train.sample_grid_hook(
       os.path.join(workdir, "samples"), train.split_models(models)[0],
-      lambda m: (stackgan.generate_jit(m, hp, grid_phi, grid_key) + 1.0) / 2.0, every_steps=t.sample_every, num_steps=t.num_steps,
-      ncol=9)
+      lambda m: (stackgan.generate_jit(m, hp, grid_phi, grid_key) + 1.0) / 2.0, every_steps=t.sample_every,
+      num_steps=t.num_steps, ncol=9)
   optimizer = make_optimizer(t, steps_per_epoch=1)
   updates = objectives.stackgan_updates(stage=hp.stage, latent_dim=hp.latent_dim, caption_table=table,
                                         kl_weight=float(t.kl_weight), augment=hp.conditioning_augmentation)

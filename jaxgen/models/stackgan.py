@@ -58,8 +58,7 @@ from jaxgen.models._registry import register_model
 
 __all__ = ["ConditioningAugmentation", "StackGANConfig", "Stage1Discriminator", "Stage1Generator",
            "Stage2Discriminator", "Stage2Generator", "build", "embed_captions", "generate", "generate_jit",
-           "hparams_from_config",
-           "sample"]
+           "hparams_from_config", "sample"]
 
 ACTIVATIONS = {"relu": jax.nn.relu, "leaky_relu": lambda h: jax.nn.leaky_relu(h, 0.2)}
 
